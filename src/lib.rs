@@ -1,0 +1,21 @@
+//! token-exchange: the auth endpoint of a multi-tenant platform.
+//!
+//! Everything except `worker` is the pure core: no `worker` types, deterministic (time and randomness
+//! are passed in), unit-tested natively with `cargo test`. `worker` (wasm32 only) is the thin layer
+//! that routes requests, touches KV and WebCrypto, and builds responses.
+
+pub mod api_error;
+pub mod body;
+pub mod cors;
+pub mod discovery;
+pub mod ids;
+pub mod jose;
+pub mod org;
+pub mod refresh_token;
+pub mod route;
+pub mod secret;
+pub mod session;
+pub mod signing_key;
+
+#[cfg(target_arch = "wasm32")]
+mod worker;

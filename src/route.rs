@@ -1,0 +1,202 @@
+//! Which endpoint a method and path address. Pure, so every path rule is unit-tested natively.
+
+use crate::api_error::ApiError;
+use crate::org::OrgId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// RFC 8414 metadata, at the RFC's location and appended to the issuer.
+    Metadata,
+    Jwks,
+    AnonymousSession,
+    Token,
+    /// Operator API: read or create/update an org.
+    AdminOrg,
+    /// Operator API: list or create an org's signing keys.
+    AdminSigningKeys,
+    /// Operator API: retire one signing key.
+    AdminRetireSigningKey(String),
+}
+
+impl Endpoint {
+    /// The methods the endpoint answers, as an `Allow` header value.
+    pub fn allow(&self) -> &'static str {
+        match self {
+            Self::Metadata | Self::Jwks => "GET, OPTIONS",
+            Self::AnonymousSession | Self::Token => "POST, OPTIONS",
+            Self::AdminOrg => "GET, PUT",
+            Self::AdminSigningKeys => "GET, POST",
+            Self::AdminRetireSigningKey(_) => "POST",
+        }
+    }
+
+    /// Browser-facing endpoints answer CORS preflights; the operator API is not for browsers.
+    pub fn is_public(&self) -> bool {
+        matches!(
+            self,
+            Self::Metadata | Self::Jwks | Self::AnonymousSession | Self::Token
+        )
+    }
+
+    fn accepts(&self, method: &str) -> bool {
+        self.allow().split(", ").any(|m| m == method)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub org: OrgId,
+    pub endpoint: Endpoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatch {
+    Handle(Route),
+    /// An `OPTIONS` request to a public endpoint: a CORS preflight.
+    Preflight(Route),
+}
+
+/// Resolves a request. Unknown paths (and org ids that cannot exist) are 404; known paths with the
+/// wrong method are 405.
+pub fn dispatch(method: &str, path: &str) -> Result<Dispatch, ApiError> {
+    let route = resolve(path).ok_or(ApiError::NotFound)?;
+    if method == "OPTIONS" && route.endpoint.is_public() {
+        return Ok(Dispatch::Preflight(route));
+    }
+    if !route.endpoint.accepts(method) || method == "OPTIONS" {
+        return Err(ApiError::MethodNotAllowed {
+            allow: route.endpoint.allow(),
+        });
+    }
+    Ok(Dispatch::Handle(route))
+}
+
+fn resolve(path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    let (org, endpoint) = match segments.as_slice() {
+        [".well-known", "oauth-authorization-server", "orgs", org] => (org, Endpoint::Metadata),
+        ["orgs", org, ".well-known", "oauth-authorization-server" | "openid-configuration"] => {
+            (org, Endpoint::Metadata)
+        }
+        ["orgs", org, ".well-known", "jwks.json"] => (org, Endpoint::Jwks),
+        ["orgs", org, "sessions", "anonymous"] => (org, Endpoint::AnonymousSession),
+        ["orgs", org, "token"] => (org, Endpoint::Token),
+        ["admin", "v1", "orgs", org] => (org, Endpoint::AdminOrg),
+        ["admin", "v1", "orgs", org, "signing-keys"] => (org, Endpoint::AdminSigningKeys),
+        ["admin", "v1", "orgs", org, "signing-keys", kid, "retire"] if valid_kid(kid) => {
+            (org, Endpoint::AdminRetireSigningKey((*kid).to_owned()))
+        }
+        _ => return None,
+    };
+    Some(Route {
+        org: OrgId::parse(org)?,
+        endpoint,
+    })
+}
+
+/// Key ids are RFC 7638 thumbprints: 43 base64url characters.
+fn valid_kid(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handled(method: &str, path: &str) -> Endpoint {
+        match dispatch(method, path).unwrap() {
+            Dispatch::Handle(r) => {
+                assert_eq!(r.org.as_str(), "acme");
+                r.endpoint
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn every_endpoint_resolves() {
+        assert_eq!(
+            handled("GET", "/.well-known/oauth-authorization-server/orgs/acme"),
+            Endpoint::Metadata
+        );
+        assert_eq!(
+            handled("GET", "/orgs/acme/.well-known/oauth-authorization-server"),
+            Endpoint::Metadata
+        );
+        assert_eq!(
+            handled("GET", "/orgs/acme/.well-known/openid-configuration"),
+            Endpoint::Metadata
+        );
+        assert_eq!(
+            handled("GET", "/orgs/acme/.well-known/jwks.json"),
+            Endpoint::Jwks
+        );
+        assert_eq!(
+            handled("POST", "/orgs/acme/sessions/anonymous"),
+            Endpoint::AnonymousSession
+        );
+        assert_eq!(handled("POST", "/orgs/acme/token"), Endpoint::Token);
+        assert_eq!(handled("PUT", "/admin/v1/orgs/acme"), Endpoint::AdminOrg);
+        assert_eq!(
+            handled("GET", "/admin/v1/orgs/acme/signing-keys"),
+            Endpoint::AdminSigningKeys
+        );
+        let kid = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
+        assert_eq!(
+            handled(
+                "POST",
+                &format!("/admin/v1/orgs/acme/signing-keys/{kid}/retire")
+            ),
+            Endpoint::AdminRetireSigningKey(kid.into())
+        );
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        let e = dispatch("GET", "/orgs/acme/token").unwrap_err();
+        assert_eq!(
+            e,
+            ApiError::MethodNotAllowed {
+                allow: "POST, OPTIONS"
+            }
+        );
+        assert_eq!(
+            dispatch("DELETE", "/orgs/acme/.well-known/jwks.json")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(
+            dispatch("OPTIONS", "/admin/v1/orgs/acme")
+                .unwrap_err()
+                .status(),
+            405
+        );
+    }
+
+    #[test]
+    fn preflight_only_for_public_endpoints() {
+        assert!(matches!(
+            dispatch("OPTIONS", "/orgs/acme/token"),
+            Ok(Dispatch::Preflight(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_paths_and_impossible_orgs_are_404() {
+        for p in [
+            "/",
+            "/orgs/acme",
+            "/orgs/acme/token/",
+            "/orgs/Acme/token",
+            "/orgs//token",
+            "/orgs/acme/../token",
+            "/admin/v1/orgs/acme/signing-keys/short/retire",
+            "orgs/acme/token",
+        ] {
+            assert_eq!(dispatch("POST", p).unwrap_err(), ApiError::NotFound, "{p}");
+        }
+    }
+}

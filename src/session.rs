@@ -1,0 +1,219 @@
+//! Anonymous sessions: scope sets, device ids, and the claims of the access tokens a session gets.
+
+use serde::Serialize;
+
+/// A set of RFC 6749 §3.3 scope tokens, kept in first-seen order without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScopeSet(Vec<String>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidScopeSyntax;
+
+impl ScopeSet {
+    /// `scope = scope-token *( SP scope-token )`, `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+    /// The empty string is the empty set.
+    pub fn parse(s: &str) -> Result<Self, InvalidScopeSyntax> {
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut set = Self::default();
+        for token in s.split(' ') {
+            let valid = !token.is_empty()
+                && token.len() <= 128
+                && token
+                    .bytes()
+                    .all(|c| c == 0x21 || (0x23..=0x5B).contains(&c) || (0x5D..=0x7E).contains(&c));
+            if !valid {
+                return Err(InvalidScopeSyntax);
+            }
+            if !set.contains(token) {
+                set.0.push(token.to_owned());
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|t| t == token)
+    }
+
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.0.iter().all(|t| other.contains(t))
+    }
+
+    /// The tokens of `self` that `other` also has, in `self`'s order.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        Self(
+            self.0
+                .iter()
+                .filter(|t| other.contains(t))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The first token of `self` that `other` lacks.
+    pub fn first_missing_from(&self, other: &ScopeSet) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|t| !other.contains(t))
+            .map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn to_scope_string(&self) -> String {
+        self.0.join(" ")
+    }
+}
+
+/// A client-chosen device identifier: 1 to 128 characters of `A-Z a-z 0-9 . _ : -`.
+pub fn valid_device_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The claims of an anonymous session's access token (RFC 9068 profile, `typ: at+jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: AudienceClaim<'a>,
+    pub exp: u64,
+    pub iat: u64,
+    pub jti: &'a str,
+    pub client_id: &'static str,
+    pub scope: &'a str,
+    pub sid: &'a str,
+    /// Marks the subject as an anonymous identity: no login stands behind it.
+    pub anonymous: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<&'a str>,
+}
+
+/// `aud` serialized as a string when there is one audience, an array otherwise (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AudienceClaim<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+impl<'a> AudienceClaim<'a> {
+    pub fn from_list(list: &'a [String]) -> Self {
+        match list {
+            [one] => Self::One(one),
+            many => Self::Many(many),
+        }
+    }
+}
+
+/// The `client_id` claim of anonymous-session tokens: the browser is a public client.
+pub const ANONYMOUS_CLIENT_ID: &str = "anonymous";
+
+/// Everything about a session that its access tokens repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView<'a> {
+    pub issuer: &'a str,
+    pub audiences: &'a [String],
+    pub subject: &'a str,
+    pub session_id: &'a str,
+    pub scope: &'a str,
+    pub device_id: Option<&'a str>,
+}
+
+impl<'a> SessionView<'a> {
+    /// Claims of a token issued at `now`, living `ttl_secs` but never past the session's end.
+    pub fn access_claims(
+        &self,
+        jti: &'a str,
+        now: u64,
+        ttl_secs: u64,
+        session_exp: u64,
+    ) -> AccessClaims<'a> {
+        AccessClaims {
+            iss: self.issuer,
+            sub: self.subject,
+            aud: AudienceClaim::from_list(self.audiences),
+            exp: now.saturating_add(ttl_secs).min(session_exp),
+            iat: now,
+            jti,
+            client_id: ANONYMOUS_CLIENT_ID,
+            scope: self.scope,
+            sid: self.session_id,
+            anonymous: true,
+            device_id: self.device_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_syntax() {
+        assert!(ScopeSet::parse("").unwrap().is_empty());
+        let s = ScopeSet::parse("read write read").unwrap();
+        assert_eq!(s.to_scope_string(), "read write");
+        for bad in [" read", "read ", "a  b", "a\"b", "a\\b", "é", "a\tb"] {
+            assert!(ScopeSet::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ScopeSet::parse(&"a".repeat(129)).is_err());
+        assert!(ScopeSet::parse("!#[]~").is_ok());
+    }
+
+    #[test]
+    fn scope_algebra() {
+        let all = ScopeSet::parse("a b c").unwrap();
+        let some = ScopeSet::parse("c a").unwrap();
+        let other = ScopeSet::parse("a d").unwrap();
+        assert!(some.is_subset_of(&all));
+        assert!(!other.is_subset_of(&all));
+        assert_eq!(other.first_missing_from(&all), Some("d"));
+        assert_eq!(all.intersection(&other).to_scope_string(), "a");
+    }
+
+    #[test]
+    fn device_ids() {
+        assert!(valid_device_id("tab-1.a_b:c"));
+        assert!(!valid_device_id(""));
+        assert!(!valid_device_id("a b"));
+        assert!(!valid_device_id("a/b"));
+        assert!(!valid_device_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn claims_shape() {
+        let aud = vec!["https://api.example.com".to_string()];
+        let view = SessionView {
+            issuer: "https://auth.test/orgs/acme",
+            audiences: &aud,
+            subject: "anon_x",
+            session_id: "sid_y",
+            scope: "session",
+            device_id: None,
+        };
+        let v = serde_json::to_value(view.access_claims("jti_z", 1000, 600, 5000)).unwrap();
+        assert_eq!(v["aud"], "https://api.example.com");
+        assert_eq!(v["exp"], 1600);
+        assert_eq!(v["iat"], 1000);
+        assert_eq!(v["anonymous"], true);
+        assert_eq!(v["client_id"], "anonymous");
+        assert!(v.get("device_id").is_none());
+        let two = vec!["a".to_string(), "b".to_string()];
+        let view = SessionView {
+            audiences: &two,
+            device_id: Some("d1"),
+            ..view
+        };
+        let v = serde_json::to_value(view.access_claims("j", 0, 60, 30)).unwrap();
+        assert_eq!(v["aud"], serde_json::json!(["a", "b"]));
+        assert_eq!(v["exp"], 30, "an access token never outlives its session");
+        assert_eq!(v["device_id"], "d1");
+    }
+}

@@ -1,0 +1,212 @@
+//! An org's Ed25519 signing keys as KV stores them: the public half in clear, the 32-byte seed
+//! sealed with AES-256-GCM under a key derived from the master secret. Which key signs, and which
+//! keys are published, are decided here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::jose::jwk::{thumbprint, OkpJwk};
+use crate::jose::{base64url, JoseError};
+use crate::org::{OrgId, MAX_ACCESS_TOKEN_TTL_SECS};
+
+/// A retired key stays in the JWKS this long after retirement: every token it signed has expired
+/// by then (longest access-token lifetime plus the verifiers' clock leeway).
+pub const RETIRED_KEY_PUBLISH_SECS: u64 = MAX_ACCESS_TOKEN_TTL_SECS + 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Retired,
+}
+
+/// The seed, encrypted: `iv` and `ciphertext` base64url, `master_key_id` names the key that sealed it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSeed {
+    pub master_key_id: String,
+    pub iv: String,
+    pub ciphertext: String,
+}
+
+impl std::fmt::Debug for SealedSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSeed")
+            .field("master_key_id", &self.master_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// RFC 7638 thumbprint of the public key.
+    pub kid: String,
+    pub org: OrgId,
+    /// base64url of the 32-byte Ed25519 public key.
+    pub public_key: String,
+    pub sealed_seed: SealedSeed,
+    pub status: KeyStatus,
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<u64>,
+}
+
+/// What may be shown about a key to anyone, including list responses: never the seed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SigningKeyInfo<'a> {
+    pub kid: &'a str,
+    pub status: KeyStatus,
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<u64>,
+    pub public_jwk: OkpJwk,
+}
+
+impl SigningKeyRecord {
+    pub fn kv_key(org: &OrgId, kid: &str) -> String {
+        format!("{}{kid}", Self::kv_prefix(org))
+    }
+
+    pub fn kv_prefix(org: &OrgId) -> String {
+        format!("org/{}/signing-key/", org.as_str())
+    }
+
+    pub fn public_key_bytes(&self) -> Result<[u8; 32], JoseError> {
+        base64url::decode(&self.public_key)?
+            .try_into()
+            .map_err(|_| JoseError::InvalidKey)
+    }
+
+    pub fn public_jwk(&self) -> Result<OkpJwk, JoseError> {
+        Ok(OkpJwk::from_public_key(&self.public_key_bytes()?))
+    }
+
+    pub fn info(&self) -> Result<SigningKeyInfo<'_>, JoseError> {
+        Ok(SigningKeyInfo {
+            kid: &self.kid,
+            status: self.status,
+            created_at: self.created_at,
+            retired_at: self.retired_at,
+            public_jwk: self.public_jwk()?,
+        })
+    }
+
+    /// Published in the JWKS: active keys, and retired ones until their tokens have all expired.
+    pub fn is_published(&self, now: u64) -> bool {
+        match (self.status, self.retired_at) {
+            (KeyStatus::Active, _) => true,
+            (KeyStatus::Retired, Some(at)) => now < at.saturating_add(RETIRED_KEY_PUBLISH_SECS),
+            (KeyStatus::Retired, None) => false,
+        }
+    }
+
+    /// A record is consistent when its kid is the thumbprint of its public key.
+    pub fn is_consistent(&self) -> bool {
+        self.public_key_bytes()
+            .map(|pk| thumbprint(&pk) == self.kid)
+            .unwrap_or(false)
+    }
+}
+
+/// The key that signs: the newest active one (ties broken by kid, so every isolate agrees).
+pub fn signing_key(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
+    keys.iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+}
+
+/// The additional authenticated data of a sealed seed: it cannot be moved to another org or key.
+pub fn seed_aad(org: &OrgId, kid: &str) -> Vec<u8> {
+    format!("token-exchange/signing-key/v1/{}/{kid}", org.as_str()).into_bytes()
+}
+
+/// PKCS #8 (RFC 8410) wrapping of an Ed25519 seed, the form WebCrypto imports private keys in.
+pub fn pkcs8_from_seed(seed: &[u8; 32]) -> [u8; 48] {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let mut out = [0u8; 48];
+    out[..16].copy_from_slice(&PREFIX);
+    out[16..].copy_from_slice(seed);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::ed25519::Ed25519SigningKey;
+
+    fn record(
+        kid_seed: u8,
+        status: KeyStatus,
+        created_at: u64,
+        retired_at: Option<u64>,
+    ) -> SigningKeyRecord {
+        let pk = Ed25519SigningKey::from_seed(&[kid_seed; 32])
+            .unwrap()
+            .public_key();
+        SigningKeyRecord {
+            kid: thumbprint(&pk),
+            org: OrgId::parse("acme").unwrap(),
+            public_key: base64url::encode(&pk),
+            sealed_seed: SealedSeed {
+                master_key_id: "m".into(),
+                iv: "i".into(),
+                ciphertext: "secret-ciphertext".into(),
+            },
+            status,
+            created_at,
+            retired_at,
+        }
+    }
+
+    #[test]
+    fn newest_active_key_signs() {
+        let keys = vec![
+            record(1, KeyStatus::Active, 10, None),
+            record(2, KeyStatus::Active, 20, None),
+            record(3, KeyStatus::Retired, 30, Some(40)),
+        ];
+        assert_eq!(signing_key(&keys).unwrap().kid, keys[1].kid);
+        assert!(signing_key(&keys[2..]).is_none());
+        assert!(signing_key(&[]).is_none());
+    }
+
+    #[test]
+    fn retired_keys_stay_published_until_their_tokens_expired() {
+        let k = record(1, KeyStatus::Retired, 0, Some(1000));
+        assert!(k.is_published(1000 + RETIRED_KEY_PUBLISH_SECS - 1));
+        assert!(!k.is_published(1000 + RETIRED_KEY_PUBLISH_SECS));
+        assert!(record(1, KeyStatus::Active, 0, None).is_published(u64::MAX));
+    }
+
+    #[test]
+    fn info_and_debug_never_show_the_sealed_seed() {
+        let k = record(1, KeyStatus::Active, 0, None);
+        let info = serde_json::to_string(&k.info().unwrap()).unwrap();
+        assert!(!info.contains("secret-ciphertext"));
+        assert!(info.contains(&k.kid));
+        assert!(!format!("{k:?}").contains("secret-ciphertext"));
+        assert!(k.is_consistent());
+        let mut wrong = k.clone();
+        wrong.kid = "x".into();
+        assert!(!wrong.is_consistent());
+    }
+
+    #[test]
+    fn pkcs8_layout() {
+        let der = pkcs8_from_seed(&[0xab; 32]);
+        assert_eq!(der[0], 0x30);
+        assert_eq!(usize::from(der[1]), der.len() - 2);
+        assert_eq!(&der[16..], &[0xab; 32]);
+    }
+
+    #[test]
+    fn aad_binds_org_and_kid() {
+        let acme = OrgId::parse("acme").unwrap();
+        assert_ne!(seed_aad(&acme, "a"), seed_aad(&acme, "b"));
+        assert_ne!(
+            seed_aad(&acme, "a"),
+            seed_aad(&OrgId::parse("acme2").unwrap(), "a")
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! Secrets and settings from the environment, read and imported once per isolate.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use web_sys::CryptoKey;
+use worker::Env;
+
+use super::webcrypto;
+use crate::api_error::ApiError;
+use crate::secret::{
+    MasterKey, MASTER_KEY_SECRET, MIN_OPERATOR_TOKEN_LEN, OPERATOR_TOKEN_SECRET,
+    SIGNING_KEY_SEAL_INFO,
+};
+
+/// The KV namespace binding holding orgs and their signing keys.
+pub const ORGS_KV: &str = "ORGS";
+/// Optional var: the public origin of the worker (e.g. `https://auth.example.com`). When unset, the
+/// request's own origin is used.
+pub const ISSUER_ORIGIN_VAR: &str = "ISSUER_ORIGIN";
+
+/// Keys derived from the master secret.
+pub struct MasterKeys {
+    pub id: String,
+    pub hkdf: CryptoKey,
+    /// Seals org signing-key seeds at rest.
+    pub seed_seal: CryptoKey,
+}
+
+thread_local! {
+    static MASTER: RefCell<Option<Rc<MasterKeys>>> = const { RefCell::new(None) };
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|s| s.to_string())
+}
+
+pub async fn master_keys(env: &Env) -> Result<Rc<MasterKeys>, ApiError> {
+    if let Some(keys) = MASTER.with(|m| m.borrow().clone()) {
+        return Ok(keys);
+    }
+    let master = secret(env, MASTER_KEY_SECRET)
+        .and_then(|s| MasterKey::parse(&s))
+        .ok_or_else(|| {
+            ApiError::Misconfigured(format!(
+                "secret {MASTER_KEY_SECRET} is missing or is not 32 bytes of base64"
+            ))
+        })?;
+    let hkdf = webcrypto::import_hkdf_key(master.bytes()).await?;
+    let seed_seal = webcrypto::derive_aes_key(&hkdf, SIGNING_KEY_SEAL_INFO).await?;
+    let keys = Rc::new(MasterKeys {
+        id: master.id(),
+        hkdf,
+        seed_seal,
+    });
+    MASTER.with(|m| *m.borrow_mut() = Some(keys.clone()));
+    Ok(keys)
+}
+
+/// The operator's bearer token; refused as misconfiguration when missing or short.
+pub fn operator_token(env: &Env) -> Result<String, ApiError> {
+    secret(env, OPERATOR_TOKEN_SECRET)
+        .filter(|t| t.len() >= MIN_OPERATOR_TOKEN_LEN)
+        .ok_or_else(|| {
+            ApiError::Misconfigured(format!(
+                "secret {OPERATOR_TOKEN_SECRET} is missing or shorter than {MIN_OPERATOR_TOKEN_LEN} characters"
+            ))
+        })
+}
+
+/// The origin issuer URLs are built on.
+pub fn issuer_origin(env: &Env, request_url: &worker::Url) -> String {
+    env.var(ISSUER_ORIGIN_VAR)
+        .ok()
+        .map(|v| v.to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| request_url.origin().ascii_serialization())
+}
+
+pub fn orgs_kv(env: &Env) -> Result<worker::kv::KvStore, ApiError> {
+    env.kv(ORGS_KV)
+        .map_err(|_| ApiError::Misconfigured(format!("KV binding {ORGS_KV} is missing")))
+}

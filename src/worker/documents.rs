@@ -1,0 +1,40 @@
+//! Public documents: RFC 8414 metadata and the JWKS. Cacheable, readable from any origin.
+
+use worker::Response;
+
+use super::http::{self, Caching};
+use super::org_cache::OrgContext;
+use crate::discovery;
+use crate::session::ScopeSet;
+
+/// Verifiers and the edge may cache these for five minutes: a new key is published (pre-published
+/// by the rotation flow) at least that long before it signs.
+const MAX_AGE_SECS: u32 = 300;
+
+pub fn metadata(ctx: &OrgContext, issuer: &str) -> Response {
+    let scopes = ScopeSet::parse(&ctx.record.settings.anonymous_scope)
+        .unwrap_or_default()
+        .to_scope_string()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let body = serde_json::to_string(&discovery::metadata(issuer, scopes)).unwrap_or_default();
+    http::json(
+        200,
+        body,
+        Caching::Public {
+            max_age: MAX_AGE_SECS,
+        },
+    )
+}
+
+pub fn jwks(ctx: &OrgContext) -> Response {
+    http::json(
+        200,
+        ctx.jwks_json.clone(),
+        Caching::Public {
+            max_age: MAX_AGE_SECS,
+        },
+    )
+}

@@ -1,0 +1,115 @@
+//! Response building and request reading: the one place an `ApiError` becomes HTTP.
+
+use worker::{Headers, Request, Response};
+
+use crate::api_error::ApiError;
+use crate::body::MAX_BODY_BYTES;
+use crate::cors;
+
+/// How a response may be cached.
+#[derive(Clone, Copy)]
+pub enum Caching {
+    /// Token responses and errors: `no-store` (RFC 6749 §5.1).
+    NoStore,
+    /// Public documents (JWKS, metadata): cacheable by the edge and by verifiers for `max_age` seconds.
+    Public { max_age: u32 },
+}
+
+/// Which origin, if any, a response is shared with (CORS).
+#[derive(Clone, Debug, Default)]
+pub enum CorsGrant {
+    #[default]
+    None,
+    /// Public documents: any origin may read them.
+    Any,
+    /// An org endpoint, answering an origin the org allows.
+    Origin(String),
+}
+
+impl CorsGrant {
+    pub fn apply(&self, headers: &mut Headers) {
+        let origin = match self {
+            Self::None => return,
+            Self::Any => "*",
+            Self::Origin(o) => {
+                let _ = headers.append("Vary", "Origin");
+                o.as_str()
+            }
+        };
+        let _ = headers.set("Access-Control-Allow-Origin", origin);
+    }
+}
+
+pub fn json(status: u16, body: String, caching: Caching) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    match caching {
+        Caching::NoStore => {
+            let _ = headers.set("Cache-Control", "no-store");
+            let _ = headers.set("Pragma", "no-cache");
+        }
+        Caching::Public { max_age } => {
+            let _ = headers.set("Cache-Control", &format!("public, max-age={max_age}"));
+        }
+    }
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
+}
+
+pub fn error(e: &ApiError) -> Response {
+    let mut resp = json(e.status(), e.to_json(), Caching::NoStore);
+    let headers = resp.headers_mut();
+    match e {
+        ApiError::MethodNotAllowed { allow } => {
+            let _ = headers.set("Allow", allow);
+        }
+        ApiError::InvalidToken(_) => {
+            let _ = headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        }
+        _ => {}
+    }
+    resp
+}
+
+/// The answer to an allowed CORS preflight.
+pub fn preflight() -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("Access-Control-Allow-Methods", cors::ALLOW_METHODS);
+    let _ = headers.set("Access-Control-Allow-Headers", cors::ALLOW_HEADERS);
+    let _ = headers.set("Access-Control-Max-Age", cors::MAX_AGE_SECS);
+    Response::builder()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
+}
+
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Reads the body, refusing with 413 anything above the limit (by `Content-Length` before reading,
+/// and by actual size after, for chunked bodies).
+pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = ApiError::PayloadTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    if let Some(len) = header(req, "Content-Length") {
+        if len
+            .trim()
+            .parse::<usize>()
+            .map_or(true, |n| n > MAX_BODY_BYTES)
+        {
+            return Err(too_large);
+        }
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::invalid_request("could not read the request body"))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large);
+    }
+    Ok(body)
+}

@@ -1,0 +1,102 @@
+//! The worker layer: routing, CORS, and the glue between HTTP, KV, WebCrypto and the pure core.
+//! Thin on purpose; every decision it makes is a call into a pure module.
+
+mod admin;
+mod config;
+mod documents;
+mod http;
+mod kv;
+mod org_cache;
+mod sessions;
+mod webcrypto;
+
+use worker::{event, Context, Env, Request, Response};
+
+use crate::api_error::ApiError;
+use crate::body::parse_params;
+use crate::cors::allowed_origin;
+use crate::route::{dispatch, Dispatch, Endpoint, Route};
+use http::CorsGrant;
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let mut cors = CorsGrant::None;
+    let mut response = match serve(&mut req, &env, &mut cors).await {
+        Ok(r) => r,
+        Err(e) => http::error(&e),
+    };
+    cors.apply(response.headers_mut());
+    Ok(response)
+}
+
+async fn serve(req: &mut Request, env: &Env, cors: &mut CorsGrant) -> Result<Response, ApiError> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::invalid_request("malformed URL"))?;
+    let method = req.method().to_string();
+    match dispatch(&method, url.path())? {
+        Dispatch::Preflight(route) => {
+            grant_cors(req, env, &route, cors).await?;
+            Ok(http::preflight())
+        }
+        Dispatch::Handle(route) if route.endpoint.is_public() => {
+            grant_cors(req, env, &route, cors).await?;
+            serve_public(req, env, &route, &config::issuer_origin(env, &url)).await
+        }
+        Dispatch::Handle(route) => admin::handle(req, env, &route.org, &route.endpoint).await,
+    }
+}
+
+/// Decides CORS before any work: public documents are shared with everyone; an org endpoint
+/// called from a browser origin the org does not allow is refused outright (403).
+async fn grant_cors(
+    req: &Request,
+    env: &Env,
+    route: &Route,
+    cors: &mut CorsGrant,
+) -> Result<(), ApiError> {
+    if matches!(route.endpoint, Endpoint::Metadata | Endpoint::Jwks) {
+        *cors = CorsGrant::Any;
+        return Ok(());
+    }
+    let Some(origin) = http::header(req, "Origin") else {
+        return Ok(());
+    };
+    let ctx = org_cache::get(env, &route.org).await?;
+    let allowed =
+        allowed_origin(&origin, &ctx.record.settings.allowed_origins).ok_or_else(|| {
+            ApiError::AccessDenied(format!("origin {origin} is not allowed for this org"))
+        })?;
+    *cors = CorsGrant::Origin(allowed.to_owned());
+    Ok(())
+}
+
+async fn serve_public(
+    req: &mut Request,
+    env: &Env,
+    route: &Route,
+    origin: &str,
+) -> Result<Response, ApiError> {
+    let ctx = org_cache::get(env, &route.org).await?;
+    let issuer = ctx.record.issuer(origin);
+    match route.endpoint {
+        Endpoint::Metadata => Ok(documents::metadata(&ctx, &issuer)),
+        Endpoint::Jwks => Ok(documents::jwks(&ctx)),
+        Endpoint::AnonymousSession => {
+            let body = http::read_body(req).await?;
+            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            sessions::create_anonymous(&ctx, &params, &issuer).await
+        }
+        Endpoint::Token => {
+            let body = http::read_body(req).await?;
+            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            match params.require("grant_type")? {
+                "refresh_token" => sessions::refresh(&ctx, &params, &issuer).await,
+                other => Err(ApiError::UnsupportedGrantType(format!(
+                    "grant_type {other} is not supported; supported: refresh_token"
+                ))),
+            }
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}

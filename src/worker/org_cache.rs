@@ -1,0 +1,151 @@
+//! Everything a hot request needs about an org, loaded from KV once and kept in the isolate:
+//! settings, the imported signing key with its encoded JWS header, the serialized JWKS, and the
+//! refresh-token sealing key. A warm request touches no KV and decrypts nothing.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use web_sys::CryptoKey;
+use worker::Env;
+
+use super::{config, kv, webcrypto};
+use crate::api_error::ApiError;
+use crate::jose::base64url;
+use crate::jose::header::encode_ed25519_header;
+use crate::jose::jwk::Jwks;
+use crate::org::{OrgId, OrgRecord};
+use crate::secret::REFRESH_TOKEN_INFO_PREFIX;
+use crate::signing_key::{pkcs8_from_seed, seed_aad, signing_key, SigningKeyRecord};
+
+/// How long an isolate trusts what it loaded. Changes made through this isolate apply at once;
+/// other isolates see them within this time.
+const TTL_MS: u64 = 30_000;
+/// Unknown orgs are remembered briefly, so a flood of requests for one costs one KV read.
+const MISSING_TTL_MS: u64 = 5_000;
+/// Bound on cached orgs per isolate.
+const MAX_ENTRIES: usize = 1024;
+
+pub struct Signer {
+    /// base64url of `{"alg":"EdDSA","typ":"at+jwt","kid":...}`, computed once.
+    pub encoded_header: String,
+    pub key: CryptoKey,
+}
+
+pub struct OrgContext {
+    pub record: OrgRecord,
+    pub signer: Option<Signer>,
+    pub jwks_json: String,
+    pub refresh_key: CryptoKey,
+}
+
+enum Entry {
+    Found(Rc<OrgContext>),
+    Missing,
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<OrgId, (u64, Rc<Entry>)>> = RefCell::new(HashMap::new());
+}
+
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The org, or 404.
+pub async fn get(env: &Env, org: &OrgId) -> Result<Rc<OrgContext>, ApiError> {
+    let now = now_ms();
+    let cached = CACHE.with(|c| c.borrow().get(org).cloned());
+    let entry = match cached {
+        Some((expires, entry)) if now < expires => entry,
+        _ => {
+            let entry = Rc::new(match load(env, org).await? {
+                Some(ctx) => Entry::Found(Rc::new(ctx)),
+                None => Entry::Missing,
+            });
+            let ttl = if matches!(*entry, Entry::Found(_)) {
+                TTL_MS
+            } else {
+                MISSING_TTL_MS
+            };
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= MAX_ENTRIES {
+                    c.retain(|_, (expires, _)| *expires > now);
+                    if c.len() >= MAX_ENTRIES {
+                        c.clear();
+                    }
+                }
+                c.insert(org.clone(), (now + ttl, entry.clone()));
+            });
+            entry
+        }
+    };
+    match &*entry {
+        Entry::Found(ctx) => Ok(ctx.clone()),
+        Entry::Missing => Err(ApiError::NotFound),
+    }
+}
+
+/// Forgets an org after this isolate changed it.
+pub fn invalidate(org: &OrgId) {
+    CACHE.with(|c| c.borrow_mut().remove(org));
+}
+
+async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
+    let store = config::orgs_kv(env)?;
+    let Some(record) = kv::get_org(&store, org).await? else {
+        return Ok(None);
+    };
+    let master = config::master_keys(env).await?;
+    let keys = kv::list_signing_keys(&store, org).await?;
+    let now = now_ms() / 1000;
+    let published: Vec<_> = keys
+        .iter()
+        .filter(|k| k.is_published(now))
+        .filter_map(|k| k.public_jwk().ok())
+        .collect();
+    let jwks_json =
+        serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;
+    let signer = match signing_key(&keys) {
+        Some(k) => Some(import_signer(&master.seed_seal, k).await?),
+        None => None,
+    };
+    let info = format!("{REFRESH_TOKEN_INFO_PREFIX}{}", org.as_str());
+    let refresh_key = webcrypto::derive_aes_key(&master.hkdf, &info).await?;
+    Ok(Some(OrgContext {
+        record,
+        signer,
+        jwks_json,
+        refresh_key,
+    }))
+}
+
+async fn import_signer(seal: &CryptoKey, k: &SigningKeyRecord) -> Result<Signer, ApiError> {
+    let seed = open_seed(seal, k).await?;
+    let key = webcrypto::import_ed25519_signing_key(&pkcs8_from_seed(&seed)).await?;
+    Ok(Signer {
+        encoded_header: encode_ed25519_header(&k.kid, "at+jwt"),
+        key,
+    })
+}
+
+/// Decrypts a stored seed. A record that does not open (another master key, tampering) is a
+/// misconfiguration: it names the key id, never any key material.
+pub async fn open_seed(seal: &CryptoKey, k: &SigningKeyRecord) -> Result<[u8; 32], ApiError> {
+    let broken = || {
+        ApiError::Misconfigured(format!(
+            "signing key {} cannot be decrypted with the configured MASTER_KEY",
+            k.kid
+        ))
+    };
+    let iv: [u8; 12] = base64url::decode(&k.sealed_seed.iv)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(broken)?;
+    let ct = base64url::decode(&k.sealed_seed.ciphertext).map_err(|_| broken())?;
+    let seed = webcrypto::aes_gcm_open(seal, &iv, &seed_aad(&k.org, &k.kid), &ct)
+        .await?
+        .ok_or_else(broken)?;
+    seed.try_into().map_err(|_| broken())
+}

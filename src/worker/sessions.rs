@@ -1,0 +1,203 @@
+//! Anonymous sessions and the refresh-token grant: one signature, one AES-GCM seal, no storage.
+
+use serde::Serialize;
+use serde_json::json;
+use worker::Response;
+
+use super::http::{self, Caching};
+use super::org_cache::{now_ms, OrgContext, Signer};
+use super::webcrypto;
+use crate::api_error::ApiError;
+use crate::body::Params;
+use crate::ids::{random_id, SessionIds};
+use crate::jose::jws;
+use crate::refresh_token::{self, NewSession, RefreshPayload};
+use crate::session::{valid_device_id, ScopeSet, SessionView};
+
+/// Randomness one issuance needs, drawn in a single call: ids (48), refresh nonce (16), iv (12).
+const RANDOM_LEN: usize = 76;
+
+struct Issued {
+    access_token: String,
+    expires_in: u64,
+    refresh_token: String,
+}
+
+/// `POST /orgs/{org}/sessions/anonymous`.
+pub async fn create_anonymous(
+    ctx: &OrgContext,
+    params: &Params,
+    issuer: &str,
+) -> Result<Response, ApiError> {
+    let settings = &ctx.record.settings;
+    if !settings.anonymous_sessions {
+        return Err(ApiError::AccessDenied(
+            "anonymous sessions are disabled for this org".into(),
+        ));
+    }
+    let device_id = params.get("device_id");
+    if device_id.is_some_and(|d| !valid_device_id(d)) {
+        return Err(ApiError::invalid_request(
+            "device_id: 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+        ));
+    }
+    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
+    let (id_bytes, rest) = split::<48>(&random);
+    let ids = SessionIds::from_random(&id_bytes);
+    let now = now_ms() / 1000;
+    let payload = RefreshPayload::first(
+        &NewSession {
+            org: &ctx.record.id,
+            session_id: &ids.session_id,
+            subject: &ids.subject,
+            scope: &settings.anonymous_scope,
+            device_id,
+            now,
+            session_ttl_secs: settings.session_ttl_secs,
+        },
+        &split::<16>(rest).0,
+    );
+    let issued = issue(
+        ctx,
+        issuer,
+        &payload,
+        &ids.jti,
+        &payload.scope,
+        split::<12>(&rest[16..]).0,
+    )
+    .await?;
+    Ok(token_response(&issued, &payload, &payload.scope))
+}
+
+/// `POST /orgs/{org}/token` with `grant_type=refresh_token`: same subject and session, new access
+/// token, rotated refresh token. The scope may be narrowed, never widened (RFC 6749 §6).
+pub async fn refresh(
+    ctx: &OrgContext,
+    params: &Params,
+    issuer: &str,
+) -> Result<Response, ApiError> {
+    let presented = params.require("refresh_token")?;
+    let old = open(ctx, presented).await?;
+    let now = now_ms() / 1000;
+    old.check(&ctx.record.id, now)?;
+    // The org may have narrowed its anonymous scope since the session began: that applies now.
+    let org_scope = ScopeSet::parse(&ctx.record.settings.anonymous_scope).unwrap_or_default();
+    let session_scope = ScopeSet::parse(&old.scope)
+        .map_err(|_| ApiError::invalid_grant("refresh token is invalid"))?
+        .intersection(&org_scope);
+    let granted = match params.get("scope") {
+        None => session_scope.clone(),
+        Some(requested) => {
+            let requested = ScopeSet::parse(requested)
+                .map_err(|_| ApiError::InvalidScope("scope: malformed scope string".into()))?;
+            if let Some(missing) = requested.first_missing_from(&session_scope) {
+                return Err(ApiError::InvalidScope(format!(
+                    "scope {missing} was not granted to this session"
+                )));
+            }
+            requested
+        }
+    };
+    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
+    let mut next = old.rotated(now, &split::<16>(&random).0);
+    next.scope = session_scope.to_scope_string();
+    let jti = random_id("", &split::<16>(&random[16..]).0);
+    let granted = granted.to_scope_string();
+    let issued = issue(
+        ctx,
+        issuer,
+        &next,
+        &jti,
+        &granted,
+        split::<12>(&random[32..]).0,
+    )
+    .await?;
+    Ok(token_response(&issued, &next, &granted))
+}
+
+async fn issue(
+    ctx: &OrgContext,
+    issuer: &str,
+    session: &RefreshPayload,
+    jti: &str,
+    scope: &str,
+    iv: [u8; 12],
+) -> Result<Issued, ApiError> {
+    let signer = ctx.signer.as_ref().ok_or_else(|| {
+        ApiError::Misconfigured(format!(
+            "org {} has no active signing key",
+            ctx.record.id.as_str()
+        ))
+    })?;
+    let settings = &ctx.record.settings;
+    let audiences = ctx.record.audiences(issuer);
+    let view = SessionView {
+        issuer,
+        audiences: &audiences,
+        subject: &session.sub,
+        session_id: &session.sid,
+        scope,
+        device_id: session.device_id.as_deref(),
+    };
+    let claims = view.access_claims(
+        jti,
+        session.iat,
+        settings.access_token_ttl_secs,
+        session.exp,
+    );
+    let access_token = sign(signer, &claims).await?;
+    let sealed = webcrypto::aes_gcm_seal(
+        &ctx.refresh_key,
+        &iv,
+        &refresh_token::aad(&ctx.record.id),
+        &session.to_json(),
+    )
+    .await?;
+    Ok(Issued {
+        access_token,
+        expires_in: claims.exp - claims.iat,
+        refresh_token: refresh_token::encode(&iv, &sealed),
+    })
+}
+
+/// Signs claims as a compact JWS with the org's active key, through WebCrypto.
+pub async fn sign(signer: &Signer, claims: &impl Serialize) -> Result<String, ApiError> {
+    let payload = serde_json::to_vec(claims).map_err(|_| ApiError::Internal)?;
+    let input = jws::signing_input(&signer.encoded_header, &payload);
+    let signature = webcrypto::sign_ed25519(&signer.key, input.as_bytes()).await?;
+    Ok(jws::assemble(&input, &signature))
+}
+
+async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiError> {
+    let (iv, ciphertext) = refresh_token::decode(token)?;
+    let plaintext = webcrypto::aes_gcm_open(
+        &ctx.refresh_key,
+        &iv,
+        &refresh_token::aad(&ctx.record.id),
+        &ciphertext,
+    )
+    .await?
+    .ok_or_else(|| ApiError::invalid_grant("refresh token is invalid"))?;
+    RefreshPayload::from_json(&plaintext)
+}
+
+fn token_response(issued: &Issued, session: &RefreshPayload, scope: &str) -> Response {
+    let body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "refresh_token": issued.refresh_token,
+        "scope": scope,
+        "session_id": session.sid,
+        "subject": session.sub,
+    });
+    http::json(200, body.to_string(), Caching::NoStore)
+}
+
+/// The first `N` bytes of `bytes` as an array, and the rest. Callers pass buffers of known length.
+fn split<const N: usize>(bytes: &[u8]) -> ([u8; N], &[u8]) {
+    let mut head = [0u8; N];
+    let n = N.min(bytes.len());
+    head[..n].copy_from_slice(&bytes[..n]);
+    (head, &bytes[n..])
+}

@@ -1,0 +1,125 @@
+//! The runtime's WebCrypto, from Rust: Ed25519 signing (4x faster than signing in wasm), HKDF key
+//! derivation and AES-256-GCM sealing. Keys are imported once and kept as `CryptoKey`s by callers.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
+
+use crate::api_error::ApiError;
+
+fn subtle() -> Result<SubtleCrypto, ApiError> {
+    let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+    global
+        .crypto()
+        .map(|c| c.subtle())
+        .map_err(|_| ApiError::Misconfigured("WebCrypto is not available".into()))
+}
+
+fn usages(list: &[&str]) -> Array {
+    list.iter().map(|u| JsValue::from_str(u)).collect()
+}
+
+fn object(members: &[(&str, &JsValue)]) -> Result<Object, ApiError> {
+    let o = Object::new();
+    for (k, v) in members {
+        Reflect::set(&o, &JsValue::from_str(k), v).map_err(|_| ApiError::Internal)?;
+    }
+    Ok(o)
+}
+
+async fn resolve(promise: Result<js_sys::Promise, JsValue>) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise?).await
+}
+
+async fn to_key(promise: Result<js_sys::Promise, JsValue>) -> Result<CryptoKey, ApiError> {
+    resolve(promise)
+        .await
+        .map(JsCast::unchecked_into)
+        .map_err(|_| ApiError::Internal)
+}
+
+fn bytes_of(buffer: JsValue) -> Vec<u8> {
+    Uint8Array::new(&buffer).to_vec()
+}
+
+/// Imports an Ed25519 private key (PKCS #8 DER) for signing; not extractable.
+pub async fn import_ed25519_signing_key(pkcs8: &[u8]) -> Result<CryptoKey, ApiError> {
+    let der = Uint8Array::from(pkcs8);
+    to_key(subtle()?.import_key_with_str("pkcs8", &der, "Ed25519", false, &usages(&["sign"]))).await
+}
+
+/// Signs `message` with Ed25519: the same 64 bytes as RFC 8032 (and ed25519-compact) give.
+pub async fn sign_ed25519(key: &CryptoKey, message: &[u8]) -> Result<[u8; 64], ApiError> {
+    let sig = resolve(subtle()?.sign_with_str_and_u8_array("Ed25519", key, message))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    bytes_of(sig).try_into().map_err(|_| ApiError::Internal)
+}
+
+/// Imports the master secret as HKDF key material.
+pub async fn import_hkdf_key(secret: &[u8]) -> Result<CryptoKey, ApiError> {
+    let raw = Uint8Array::from(secret);
+    to_key(subtle()?.import_key_with_str("raw", &raw, "HKDF", false, &usages(&["deriveKey"]))).await
+}
+
+/// Derives a non-extractable AES-256-GCM key: HKDF-SHA-256 with an empty salt and `info`.
+pub async fn derive_aes_key(master: &CryptoKey, info: &str) -> Result<CryptoKey, ApiError> {
+    let params = object(&[
+        ("name", &"HKDF".into()),
+        ("hash", &"SHA-256".into()),
+        ("salt", &Uint8Array::new_with_length(0).into()),
+        ("info", &Uint8Array::from(info.as_bytes()).into()),
+    ])?;
+    let aes = object(&[
+        ("name", &"AES-GCM".into()),
+        ("length", &JsValue::from_f64(256.0)),
+    ])?;
+    let usages = usages(&["encrypt", "decrypt"]);
+    to_key(subtle()?.derive_key_with_object_and_object(&params, master, &aes, false, &usages)).await
+}
+
+fn gcm_params(iv: &[u8; 12], aad: &[u8]) -> Result<Object, ApiError> {
+    object(&[
+        ("name", &"AES-GCM".into()),
+        ("iv", &Uint8Array::from(&iv[..]).into()),
+        ("additionalData", &Uint8Array::from(aad).into()),
+    ])
+}
+
+/// AES-256-GCM encryption; returns ciphertext || tag.
+pub async fn aes_gcm_seal(
+    key: &CryptoKey,
+    iv: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let params = gcm_params(iv, aad)?;
+    resolve(subtle()?.encrypt_with_object_and_u8_array(&params, key, plaintext))
+        .await
+        .map(bytes_of)
+        .map_err(|_| ApiError::Internal)
+}
+
+/// AES-256-GCM decryption; `None` when the tag does not verify (wrong key, org, or tampering).
+pub async fn aes_gcm_open(
+    key: &CryptoKey,
+    iv: &[u8; 12],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let params = gcm_params(iv, aad)?;
+    Ok(
+        resolve(subtle()?.decrypt_with_object_and_u8_array(&params, key, ciphertext))
+            .await
+            .map(bytes_of)
+            .ok(),
+    )
+}
+
+/// Fills a buffer from the runtime's CSPRNG.
+pub fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|_| ApiError::Internal)?;
+    Ok(buf)
+}
