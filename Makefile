@@ -27,4 +27,4 @@ unit:
 	@cargo test
 
 integration: build
-	@$(TOOLCHAIN) && "$$NODE" --test --test-concurrency=1 tests/
+	@$(TOOLCHAIN) && "$$NODE" --test --test-concurrency=1 "tests/*.test.mjs"

@@ -16,4 +16,4 @@ cargo test
 step "build the worker"
 bash scripts/build-worker.sh
 step "integration and smoke tests (built worker in workerd)"
-"$NODE" --test --test-concurrency=1 tests/
+"$NODE" --test --test-concurrency=1 "tests/*.test.mjs"
