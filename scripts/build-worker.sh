@@ -5,4 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 . scripts/toolchain.sh
+# Up to date when the bundle is newer than every input (wrangler dev runs this at every start).
+if [ -f build/index.js ] && [ -f build/index_bg.wasm ] &&
+  [ -z "$(find src Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
+  echo "[build] build/ is up to date" >&2
+  exit 0
+fi
 worker-build --release >&2

@@ -94,7 +94,7 @@ export class TestWorker {
 
   /** Stops wrangler dev and waits for it (and its workerd) to exit. */
   async stop() {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
