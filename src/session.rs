@@ -2,6 +2,11 @@
 
 use serde::Serialize;
 
+use crate::jose::claims::is_valid_scope_token;
+
+/// Longest scope token we accept: far above any real one, a bound on what a request can make us store.
+const MAX_SCOPE_TOKEN_LEN: usize = 128;
+
 /// A set of RFC 6749 §3.3 scope tokens, kept in first-seen order without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScopeSet(Vec<String>);
@@ -18,12 +23,7 @@ impl ScopeSet {
         }
         let mut set = Self::default();
         for token in s.split(' ') {
-            let valid = !token.is_empty()
-                && token.len() <= 128
-                && token
-                    .bytes()
-                    .all(|c| c == 0x21 || (0x23..=0x5B).contains(&c) || (0x5D..=0x7E).contains(&c));
-            if !valid {
+            if token.len() > MAX_SCOPE_TOKEN_LEN || !is_valid_scope_token(token) {
                 return Err(InvalidScopeSyntax);
             }
             if !set.contains(token) {

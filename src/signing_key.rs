@@ -106,11 +106,21 @@ impl SigningKeyRecord {
     }
 }
 
-/// The key that signs: the newest active one (ties broken by kid, so every isolate agrees).
-pub fn signing_key(keys: &[SigningKeyRecord]) -> Option<&SigningKeyRecord> {
-    keys.iter()
-        .filter(|k| k.status == KeyStatus::Active)
-        .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+/// A new key is published in the JWKS this long before it signs, so verifiers holding a cached JWKS
+/// (served with `max-age` of the same length) already know it when its first token reaches them.
+pub const PREPUBLISH_SECS: u64 = 300;
+
+/// The key that signs at `now`: the newest active key that has been published for
+/// `PREPUBLISH_SECS`; when none has (a new org, or an emergency rotation that retired every older
+/// key), the newest active key. Ties are broken by kid, so every isolate agrees.
+pub fn signing_key(keys: &[SigningKeyRecord], now: u64) -> Option<&SigningKeyRecord> {
+    let newest = |ready: bool| {
+        keys.iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .filter(|k| !ready || k.created_at.saturating_add(PREPUBLISH_SECS) <= now)
+            .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+    };
+    newest(true).or_else(|| newest(false))
 }
 
 /// The additional authenticated data of a sealed seed: it cannot be moved to another org or key.
@@ -166,9 +176,29 @@ mod tests {
             record(2, KeyStatus::Active, 20, None),
             record(3, KeyStatus::Retired, 30, Some(40)),
         ];
-        assert_eq!(signing_key(&keys).unwrap().kid, keys[1].kid);
-        assert!(signing_key(&keys[2..]).is_none());
-        assert!(signing_key(&[]).is_none());
+        let later = 20 + PREPUBLISH_SECS;
+        assert_eq!(signing_key(&keys, later).unwrap().kid, keys[1].kid);
+        assert!(signing_key(&keys[2..], later).is_none());
+        assert!(signing_key(&[], later).is_none());
+    }
+
+    #[test]
+    fn a_new_key_is_published_before_it_signs() {
+        let keys = vec![
+            record(1, KeyStatus::Active, 1000, None),
+            record(2, KeyStatus::Active, 5000, None),
+        ];
+        assert_eq!(signing_key(&keys, 5000).unwrap().kid, keys[0].kid);
+        assert_eq!(
+            signing_key(&keys, 5000 + PREPUBLISH_SECS - 1).unwrap().kid,
+            keys[0].kid
+        );
+        assert_eq!(
+            signing_key(&keys, 5000 + PREPUBLISH_SECS).unwrap().kid,
+            keys[1].kid
+        );
+        // The only active key signs at once: a new org, or an emergency rotation.
+        assert_eq!(signing_key(&keys[1..], 5000).unwrap().kid, keys[1].kid);
     }
 
     #[test]

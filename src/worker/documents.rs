@@ -6,10 +6,11 @@ use super::http::{self, Caching};
 use super::org_cache::OrgContext;
 use crate::discovery;
 use crate::session::ScopeSet;
+use crate::signing_key::PREPUBLISH_SECS;
 
-/// Verifiers and the edge may cache these for five minutes: a new key is published (pre-published
-/// by the rotation flow) at least that long before it signs.
-const MAX_AGE_SECS: u32 = 300;
+/// Verifiers and the edge may cache these as long as a new key is published before it signs, so a
+/// cached JWKS never lacks the key of a token it is asked to verify.
+const MAX_AGE_SECS: u32 = PREPUBLISH_SECS as u32;
 
 pub fn metadata(ctx: &OrgContext, issuer: &str) -> Response {
     let scopes = ScopeSet::parse(&ctx.record.settings.anonymous_scope)

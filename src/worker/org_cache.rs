@@ -107,7 +107,7 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         .collect();
     let jwks_json =
         serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;
-    let signer = match signing_key(&keys) {
+    let signer = match signing_key(&keys, now) {
         Some(k) => Some(import_signer(&master.seed_seal, k).await?),
         None => None,
     };
