@@ -2,6 +2,7 @@
 // simulated and persisted in a directory of the test's choosing, and talks to it over real HTTP on
 // 127.0.0.1. Each worker gets its own generated wrangler config (the repository's, with absolute
 // paths and no [build] step: `make test` has built already) and its own .dev.vars with test secrets.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -175,4 +176,21 @@ export function decodeJwt(token) {
   const [h, p] = token.split('.');
   const dec = (s) => JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
   return { header: dec(h), payload: dec(p) };
+}
+
+/**
+ * Asserts `res` (a `request`/`postForm`/`postJson`/`operator` result) is an OAuth error response
+ * (RFC 6749 §5.2): `status`, `{"error","error_description"}` and nothing else, JSON, not stored.
+ * `description`, when given, is a RegExp the error_description must match.
+ */
+export function assertOAuthError(res, status, error, description) {
+  const body = JSON.stringify(res.body);
+  assert.equal(res.status, status, `status ${res.status}, expected ${status}: ${body}`);
+  assert.equal(typeof res.body, 'object', `body is not JSON: ${body}`);
+  assert.deepEqual(Object.keys(res.body).sort(), ['error', 'error_description'], `members: ${body}`);
+  assert.equal(res.body.error, error, `error code: ${body}`);
+  assert.equal(typeof res.body.error_description, 'string', body);
+  if (description) assert.match(res.body.error_description, description, `error_description: ${body}`);
+  assert.equal(res.headers.get('content-type'), 'application/json', `content-type of ${body}`);
+  assert.equal(res.headers.get('cache-control'), 'no-store', `cache-control of ${body}`);
 }
