@@ -8,6 +8,8 @@ use crate::jose::strict_json;
 /// Bodies above this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// Parameters by name. Every name seen is kept, empty values too, so a repetition is refused
+/// whichever of its occurrences is empty; an empty value then reads as absent.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Params(Vec<(String, String)>);
 
@@ -17,6 +19,7 @@ impl Params {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     /// The parameter, or `invalid_request` naming it.
@@ -26,14 +29,12 @@ impl Params {
     }
 
     fn insert(&mut self, name: String, value: String) -> Result<(), ApiError> {
-        if self.get(&name).is_some() {
+        if self.0.iter().any(|(k, _)| *k == name) {
             return Err(ApiError::invalid_request(format!(
                 "repeated parameter: {name}"
             )));
         }
-        if !value.is_empty() {
-            self.0.push((name, value));
-        }
+        self.0.push((name, value));
         Ok(())
     }
 }
@@ -103,6 +104,16 @@ fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
     Ok(params)
 }
 
+/// A JSON request body that must be an object (never an array: serde would take a struct from a
+/// positional array), with no duplicate member names, deserialized into `T`. Errors name `what`.
+pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    let object = strict_json::parse_object(body).map_err(|e| {
+        ApiError::invalid_request(format!("invalid {what}: must be a JSON object ({e})"))
+    })?;
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| ApiError::invalid_request(format!("invalid {what}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +142,11 @@ mod tests {
     fn repeated_parameters_are_refused() {
         let e = parse_params(FORM, b"a=1&a=2").unwrap_err();
         assert_eq!(e.description(), "repeated parameter: a");
+        // An empty occurrence still counts, wherever it stands.
+        for body in [&b"a=&a=1"[..], b"a=1&a=", b"a=&a="] {
+            let e = parse_params(FORM, body).unwrap_err();
+            assert_eq!(e.description(), "repeated parameter: a", "{body:?}");
+        }
         assert_eq!(
             parse_params(JSON, br#"{"a":"1","a":"2"}"#)
                 .unwrap_err()
@@ -158,6 +174,28 @@ mod tests {
         assert_eq!(parse_params(FORM, b"a=\xff").unwrap_err().status(), 400);
         let big = vec![b'a'; MAX_BODY_BYTES + 1];
         assert_eq!(parse_params(FORM, &big).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn json_objects_only() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            #[serde(default)]
+            a: String,
+        }
+        assert!(json_object::<S>(b"{}", "s").is_ok());
+        for bad in [
+            &b"[]"[..],
+            b"[\"x\"]",
+            b"{\"a\":\"1\",\"a\":\"2\"}",
+            b"",
+            b"null",
+        ] {
+            let e = json_object::<S>(bad, "settings").unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{bad:?}");
+            assert!(e.description().contains("settings"), "{e}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api_error::ApiError;
+use crate::body::json_object;
 use crate::cors::Origin;
 use crate::session::ScopeSet;
 
@@ -100,8 +101,7 @@ impl Default for OrgSettings {
 impl OrgSettings {
     /// Parses an operator's JSON body; every problem names the field.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let settings: Self = serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid_request(format!("invalid org settings: {e}")))?;
+        let settings: Self = json_object(body, "org settings")?;
         settings.validate()?;
         Ok(settings)
     }

@@ -45,6 +45,9 @@ pub struct SigningKeyRecord {
     pub sealed_seed: SealedSeed,
     pub status: KeyStatus,
     pub created_at: u64,
+    /// The creation time in milliseconds: orders keys created within the same second.
+    #[serde(default)]
+    pub created_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<u64>,
 }
@@ -98,6 +101,15 @@ impl SigningKeyRecord {
         }
     }
 
+    /// Creation order: newest last. Milliseconds when the record has them, then the kid, so every
+    /// isolate agrees.
+    pub fn creation_order(&self) -> (u64, &str) {
+        (
+            self.created_at_ms.max(self.created_at.saturating_mul(1000)),
+            &self.kid,
+        )
+    }
+
     /// A record is consistent when its kid is the thumbprint of its public key.
     pub fn is_consistent(&self) -> bool {
         self.public_key_bytes()
@@ -118,7 +130,7 @@ pub fn signing_key(keys: &[SigningKeyRecord], now: u64) -> Option<&SigningKeyRec
         keys.iter()
             .filter(|k| k.status == KeyStatus::Active)
             .filter(|k| !ready || k.created_at.saturating_add(PREPUBLISH_SECS) <= now)
-            .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
+            .max_by(|a, b| a.creation_order().cmp(&b.creation_order()))
     };
     newest(true).or_else(|| newest(false))
 }
@@ -165,6 +177,7 @@ mod tests {
             },
             status,
             created_at,
+            created_at_ms: created_at * 1000,
             retired_at,
         }
     }
@@ -180,6 +193,19 @@ mod tests {
         assert_eq!(signing_key(&keys, later).unwrap().kid, keys[1].kid);
         assert!(signing_key(&keys[2..], later).is_none());
         assert!(signing_key(&[], later).is_none());
+    }
+
+    #[test]
+    fn within_one_second_the_later_millisecond_signs() {
+        let mut first = record(9, KeyStatus::Active, 1000, None);
+        let mut second = record(1, KeyStatus::Active, 1000, None);
+        first.created_at_ms = 1_000_100;
+        second.created_at_ms = 1_000_900;
+        let keys = vec![second.clone(), first.clone()];
+        assert_eq!(signing_key(&keys, 1000).unwrap().kid, second.kid);
+        first.created_at_ms = 1_000_950;
+        let keys = vec![second, first.clone()];
+        assert_eq!(signing_key(&keys, 1000).unwrap().kid, first.kid);
     }
 
     #[test]

@@ -262,10 +262,7 @@ describe('orgs', () => {
     });
   }
 
-  // WORKER BUG: OrgSettings is deserialized with serde's derive, which also accepts a struct as a
-  // JSON array of its fields in declaration order; `[]` is taken as "all defaults" (200) and
-  // wipes the org's settings, `["Name"]` sets the name. Settings must be a JSON object.
-  test.todo('settings that are a JSON array → 400, and the org is unchanged', async () => {
+  test('settings that are a JSON array → 400, and the org is unchanged', async () => {
     const put = await worker.operator('PUT', '/orgs/arr', { name: 'Keep', access_token_ttl_secs: 300 });
     assert.equal(put.status, 201, JSON.stringify(put.body));
     for (const body of ['[]', '["Positional"]']) {
@@ -475,10 +472,7 @@ describe('signing keys', () => {
     });
   });
 
-  // WORKER BUG: keys are stamped with created_at in whole seconds and the signer is the active
-  // key with the greatest (created_at, kid). A key created in the same second as an older one
-  // signs only if its kid sorts higher: about half the time the older key keeps signing.
-  test.todo('the newest key signs, even when created within the same second as the previous', async () => {
+  test('the newest key signs, even when created within the same second as the previous', async () => {
     await worker.createOrg('tie');
     const seen = [];
     for (let i = 0; i < 12; i++) {

@@ -129,6 +129,7 @@ async fn create_key(
         .map_err(|_| ApiError::Internal)?
         .public_key();
     let kid = thumbprint(&public_key);
+    let now_ms = now_ms();
     let ciphertext =
         webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(org, &kid), &seed).await?;
     let record = SigningKeyRecord {
@@ -141,7 +142,8 @@ async fn create_key(
             ciphertext: base64url::encode(&ciphertext),
         },
         status: KeyStatus::Active,
-        created_at: now_ms() / 1000,
+        created_at: now_ms / 1000,
+        created_at_ms: now_ms,
         retired_at: None,
     };
     kv::put_signing_key(store, &record).await?;

@@ -76,6 +76,6 @@ pub async fn list_signing_keys(
         .flatten()
         .filter(|k| &k.org == org && k.is_consistent())
         .collect();
-    keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+    keys.sort_by(|a, b| a.creation_order().cmp(&b.creation_order()));
     Ok(keys)
 }
