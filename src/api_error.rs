@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::admin_scope::AdminScope;
 use crate::jose::JoseError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum ApiError {
     UnsupportedGrantType(String),
     /// 401 `invalid_token`: a bearer credential is missing or wrong.
     InvalidToken(String),
+    /// 403 `insufficient_scope` (RFC 6750 §3.1): a valid credential without the scope named.
+    InsufficientScope(AdminScope),
     /// 403 `access_denied`: the caller is known but not allowed (origin, disabled feature).
     AccessDenied(String),
     /// 404 `not_found`: no such route or org (never says whether an org exists elsewhere).
@@ -43,7 +46,7 @@ impl ApiError {
             | Self::InvalidScope(_)
             | Self::UnsupportedGrantType(_) => 400,
             Self::InvalidToken(_) => 401,
-            Self::AccessDenied(_) => 403,
+            Self::AccessDenied(_) | Self::InsufficientScope(_) => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -66,6 +69,7 @@ impl ApiError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidToken(_) => "invalid_token",
             Self::AccessDenied(_) => "access_denied",
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Misconfigured(_) => "temporarily_unavailable",
@@ -83,6 +87,9 @@ impl ApiError {
             | Self::InvalidToken(d)
             | Self::AccessDenied(d)
             | Self::Conflict(d) => d.clone(),
+            Self::InsufficientScope(scope) => {
+                format!("this credential lacks the scope {scope}")
+            }
             Self::NotFound => "no such resource".into(),
             Self::MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             Self::PayloadTooLarge { limit } => format!("request body larger than {limit} bytes"),
@@ -141,6 +148,11 @@ mod tests {
             ),
             (ApiError::InvalidToken("x".into()), 401, "invalid_token"),
             (ApiError::AccessDenied("x".into()), 403, "access_denied"),
+            (
+                ApiError::InsufficientScope(AdminScope::KeysWrite),
+                403,
+                "insufficient_scope",
+            ),
             (ApiError::NotFound, 404, "not_found"),
             (
                 ApiError::MethodNotAllowed { allow: "POST" },

@@ -4,13 +4,18 @@
 //! are passed in), unit-tested natively with `cargo test`. `worker` (wasm32 only) is the thin layer
 //! that routes requests, touches KV and WebCrypto, and builds responses.
 
+pub mod admin_credential;
+pub mod admin_scope;
 pub mod api_error;
+pub mod audit;
 pub mod body;
 pub mod cors;
 pub mod discovery;
 pub mod ids;
 pub mod jose;
 pub mod org;
+pub mod org_key;
+pub mod principal;
 pub mod refresh_token;
 pub mod route;
 pub mod secret;

@@ -1,7 +1,9 @@
 //! Which endpoint a method and path address. Pure, so every path rule is unit-tested natively.
 
+use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
 use crate::org::OrgId;
+use crate::org_key::is_key_id;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -14,8 +16,16 @@ pub enum Endpoint {
     AdminOrg,
     /// Operator API: list or create an org's signing keys.
     AdminSigningKeys,
-    /// Operator API: retire one signing key.
+    /// Admin API: retire one signing key.
     AdminRetireSigningKey(String),
+    /// Admin API: add a signing key and retire the current ones once it signs.
+    AdminRotateSigningKeys,
+    /// Admin API: list or create org keys.
+    AdminOrgKeys,
+    /// Admin API: read or revoke (`DELETE`) one org key.
+    AdminOrgKey(String),
+    /// Admin API: the org's audit log.
+    AdminAudit,
 }
 
 impl Endpoint {
@@ -26,8 +36,31 @@ impl Endpoint {
             Self::AnonymousSession | Self::Token => "POST, OPTIONS",
             Self::AdminOrg => "GET, PUT",
             Self::AdminSigningKeys => "GET, POST",
-            Self::AdminRetireSigningKey(_) => "POST",
+            Self::AdminRetireSigningKey(_) | Self::AdminRotateSigningKeys => "POST",
+            Self::AdminOrgKeys => "GET, POST",
+            Self::AdminOrgKey(_) => "GET, DELETE",
+            Self::AdminAudit => "GET",
         }
+    }
+
+    /// The admin scope an org key needs for `method` on this endpoint (the operator needs none).
+    /// `None` for public endpoints. This is the whole scope table of the admin API.
+    pub fn required_scope(&self, method: &str) -> Option<AdminScope> {
+        let read = method == "GET";
+        Some(match self {
+            Self::Metadata | Self::Jwks | Self::AnonymousSession | Self::Token => return None,
+            Self::AdminOrg if read => AdminScope::OrgRead,
+            Self::AdminOrg => AdminScope::OrgWrite,
+            Self::AdminSigningKeys | Self::AdminOrgKeys | Self::AdminOrgKey(_) if read => {
+                AdminScope::KeysRead
+            }
+            Self::AdminSigningKeys
+            | Self::AdminOrgKeys
+            | Self::AdminOrgKey(_)
+            | Self::AdminRetireSigningKey(_)
+            | Self::AdminRotateSigningKeys => AdminScope::KeysWrite,
+            Self::AdminAudit => AdminScope::AuditRead,
+        })
     }
 
     /// Browser-facing endpoints answer CORS preflights; the operator API is not for browsers.
@@ -83,9 +116,17 @@ fn resolve(path: &str) -> Option<Route> {
         ["orgs", org, "token"] => (org, Endpoint::Token),
         ["admin", "v1", "orgs", org] => (org, Endpoint::AdminOrg),
         ["admin", "v1", "orgs", org, "signing-keys"] => (org, Endpoint::AdminSigningKeys),
+        ["admin", "v1", "orgs", org, "signing-keys", "rotate"] => {
+            (org, Endpoint::AdminRotateSigningKeys)
+        }
         ["admin", "v1", "orgs", org, "signing-keys", kid, "retire"] if valid_kid(kid) => {
             (org, Endpoint::AdminRetireSigningKey((*kid).to_owned()))
         }
+        ["admin", "v1", "orgs", org, "keys"] => (org, Endpoint::AdminOrgKeys),
+        ["admin", "v1", "orgs", org, "keys", id] if is_key_id(id) => {
+            (org, Endpoint::AdminOrgKey((*id).to_owned()))
+        }
+        ["admin", "v1", "orgs", org, "audit"] => (org, Endpoint::AdminAudit),
         _ => return None,
     };
     Some(Route {
@@ -151,6 +192,46 @@ mod tests {
             ),
             Endpoint::AdminRetireSigningKey(kid.into())
         );
+        assert_eq!(
+            handled("POST", "/admin/v1/orgs/acme/signing-keys/rotate"),
+            Endpoint::AdminRotateSigningKeys
+        );
+        assert_eq!(
+            handled("POST", "/admin/v1/orgs/acme/keys"),
+            Endpoint::AdminOrgKeys
+        );
+        let id = "key_AAAAAAAAAAAAAAAAAAAAAA";
+        assert_eq!(
+            handled("DELETE", &format!("/admin/v1/orgs/acme/keys/{id}")),
+            Endpoint::AdminOrgKey(id.into())
+        );
+        assert_eq!(
+            handled("GET", "/admin/v1/orgs/acme/audit"),
+            Endpoint::AdminAudit
+        );
+    }
+
+    #[test]
+    fn scope_table() {
+        use AdminScope::*;
+        let id = || "key_AAAAAAAAAAAAAAAAAAAAAA".to_string();
+        let cases = [
+            (Endpoint::AdminOrg, "GET", OrgRead),
+            (Endpoint::AdminOrg, "PUT", OrgWrite),
+            (Endpoint::AdminOrgKeys, "GET", KeysRead),
+            (Endpoint::AdminOrgKeys, "POST", KeysWrite),
+            (Endpoint::AdminOrgKey(id()), "GET", KeysRead),
+            (Endpoint::AdminOrgKey(id()), "DELETE", KeysWrite),
+            (Endpoint::AdminSigningKeys, "GET", KeysRead),
+            (Endpoint::AdminSigningKeys, "POST", KeysWrite),
+            (Endpoint::AdminRotateSigningKeys, "POST", KeysWrite),
+            (Endpoint::AdminRetireSigningKey(id()), "POST", KeysWrite),
+            (Endpoint::AdminAudit, "GET", AuditRead),
+        ];
+        for (endpoint, method, scope) in cases {
+            assert_eq!(endpoint.required_scope(method), Some(scope), "{endpoint:?}");
+        }
+        assert_eq!(Endpoint::Token.required_scope("POST"), None);
     }
 
     #[test]
@@ -194,6 +275,8 @@ mod tests {
             "/orgs//token",
             "/orgs/acme/../token",
             "/admin/v1/orgs/acme/signing-keys/short/retire",
+            "/admin/v1/orgs/acme/keys/key_short",
+            "/admin/v1/orgs/acme/keys/sec_AAAAAAAAAAAAAAAAAAAAAA",
             "orgs/acme/token",
         ] {
             assert_eq!(dispatch("POST", p).unwrap_err(), ApiError::NotFound, "{p}");

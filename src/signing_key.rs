@@ -101,6 +101,16 @@ impl SigningKeyRecord {
         }
     }
 
+    /// Whether the key may sign at `now`: active, or retired by a rotation that has not yet
+    /// reached its retirement time.
+    pub fn signs_at(&self, now: u64) -> bool {
+        match (self.status, self.retired_at) {
+            (KeyStatus::Active, _) => true,
+            (KeyStatus::Retired, Some(at)) => now < at,
+            (KeyStatus::Retired, None) => false,
+        }
+    }
+
     /// Creation order: newest last. Milliseconds when the record has them, then the kid, so every
     /// isolate agrees.
     pub fn creation_order(&self) -> (u64, &str) {
@@ -122,13 +132,19 @@ impl SigningKeyRecord {
 /// (served with `max-age` of the same length) already know it when its first token reaches them.
 pub const PREPUBLISH_SECS: u64 = 300;
 
-/// The key that signs at `now`: the newest active key that has been published for
-/// `PREPUBLISH_SECS`; when none has (a new org, or an emergency rotation that retired every older
-/// key), the newest active key. Ties are broken by kid, so every isolate agrees.
+/// When a rotation retires the keys it replaces: as the new key starts signing.
+pub fn rotation_retire_at(new: &SigningKeyRecord) -> u64 {
+    new.created_at.saturating_add(PREPUBLISH_SECS)
+}
+
+/// The key that signs at `now`: the newest key that may sign ([`SigningKeyRecord::signs_at`])
+/// and has been published for `PREPUBLISH_SECS`; when none has (a new org, or an emergency
+/// rotation that retired every older key), the newest that may sign. Ties are broken by kid, so
+/// every isolate agrees.
 pub fn signing_key(keys: &[SigningKeyRecord], now: u64) -> Option<&SigningKeyRecord> {
     let newest = |ready: bool| {
         keys.iter()
-            .filter(|k| k.status == KeyStatus::Active)
+            .filter(|k| k.signs_at(now))
             .filter(|k| !ready || k.created_at.saturating_add(PREPUBLISH_SECS) <= now)
             .max_by(|a, b| a.creation_order().cmp(&b.creation_order()))
     };
@@ -225,6 +241,20 @@ mod tests {
         );
         // The only active key signs at once: a new org, or an emergency rotation.
         assert_eq!(signing_key(&keys[1..], 5000).unwrap().kid, keys[1].kid);
+    }
+
+    #[test]
+    fn a_rotation_hands_over_when_the_new_key_is_published_long_enough() {
+        let new = record(2, KeyStatus::Active, 5000, None);
+        let at = rotation_retire_at(&new);
+        assert_eq!(at, 5000 + PREPUBLISH_SECS);
+        let old = record(1, KeyStatus::Retired, 1000, Some(at));
+        let keys = vec![old.clone(), new.clone()];
+        assert_eq!(signing_key(&keys, 5000).unwrap().kid, old.kid);
+        assert_eq!(signing_key(&keys, at - 1).unwrap().kid, old.kid);
+        assert_eq!(signing_key(&keys, at).unwrap().kid, new.kid);
+        assert!(old.is_published(at + RETIRED_KEY_PUBLISH_SECS - 1));
+        assert!(old.signs_at(at - 1) && !old.signs_at(at));
     }
 
     #[test]

@@ -1,59 +1,99 @@
-//! The platform operator's API (`/admin/v1/...`), authorized by the `OPERATOR_TOKEN` secret:
-//! create and read orgs, create, list and retire their signing keys.
+//! The admin API (`/admin/v1/orgs/{org}/...`): orgs, signing keys, org keys and the audit log.
+//! Every call is authenticated (operator token or org-key credential), authorized against the
+//! endpoint's scope (`Endpoint::required_scope`), and every change is written to the audit log.
 
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::kv::KvStore;
+use worker::{Context, Env, Request, Response, Url};
 
 use super::http::{self, Caching};
 use super::org_cache::{self, now_ms};
-use super::{config, kv, webcrypto};
+use super::{auth, config, kv, org_keys, webcrypto};
 use crate::api_error::ApiError;
-use crate::body::{media_type, MediaType};
+use crate::audit::AuditEntry;
+use crate::body::{json_object, media_type, MediaType};
 use crate::jose::base64url;
 use crate::jose::ed25519::Ed25519SigningKey;
 use crate::jose::jwk::thumbprint;
 use crate::org::{OrgId, OrgRecord, OrgSettings};
-use crate::route::Endpoint;
-use crate::secret::{bearer_token, secrets_equal};
-use crate::signing_key::{seed_aad, KeyStatus, SealedSeed, SigningKeyRecord};
+use crate::principal::Principal;
+use crate::route::{Endpoint, Route};
+use crate::signing_key::{rotation_retire_at, seed_aad, KeyStatus, SealedSeed, SigningKeyRecord};
+
+/// What every admin handler gets: the caller, the store, and the org addressed.
+pub struct AdminCall<'a> {
+    pub env: &'a Env,
+    pub store: KvStore,
+    pub org: &'a OrgId,
+    pub principal: Principal,
+}
+
+impl AdminCall<'_> {
+    /// Appends to the org's audit log. A failed write fails the request: an operation that
+    /// cannot be audited is reported, not silently done.
+    pub async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let entry = AuditEntry {
+            at_ms: now_ms(),
+            actor: self.principal.actor().to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail,
+        };
+        let nonce = u32::from_le_bytes(webcrypto::random()?);
+        kv::append_audit(&self.store, self.org, &entry, nonce).await
+    }
+
+    /// The org, or 404.
+    pub async fn require_org(&self) -> Result<OrgRecord, ApiError> {
+        kv::get_org(&self.store, self.org)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+}
 
 pub async fn handle(
     req: &mut Request,
     env: &Env,
-    org: &OrgId,
-    endpoint: &Endpoint,
+    ctx: &Context,
+    route: &Route,
+    url: &Url,
 ) -> Result<Response, ApiError> {
-    authorize(req, env)?;
-    let store = config::orgs_kv(env)?;
+    let principal = auth::authenticate(req, env, ctx, &config::own_origins(env, url)).await?;
     let method = req.method().to_string();
-    match (endpoint, method.as_str()) {
-        (Endpoint::AdminOrg, "GET") => {
-            let record = kv::get_org(&store, org).await?.ok_or(ApiError::NotFound)?;
-            Ok(ok_json(200, &record))
+    if let Some(scope) = route.endpoint.required_scope(&method) {
+        principal.authorize(&route.org, scope)?;
+    }
+    let call = AdminCall {
+        env,
+        store: config::orgs_kv(env)?,
+        org: &route.org,
+        principal,
+    };
+    match (&route.endpoint, method.as_str()) {
+        (Endpoint::AdminOrg, "GET") => Ok(ok_json(200, &call.require_org().await?)),
+        (Endpoint::AdminOrg, _) => put_org(req, &call).await,
+        (Endpoint::AdminSigningKeys, "GET") => list_signing_keys(&call).await,
+        (Endpoint::AdminSigningKeys, _) => {
+            call.require_org().await?;
+            create_signing_key(&call, None).await
         }
-        (Endpoint::AdminOrg, _) => put_org(req, &store, org).await,
-        (Endpoint::AdminSigningKeys, "GET") => list_keys(&store, org).await,
-        (Endpoint::AdminSigningKeys, _) => create_key(env, &store, org).await,
-        (Endpoint::AdminRetireSigningKey(kid), _) => retire_key(&store, org, kid).await,
+        (Endpoint::AdminRotateSigningKeys, _) => rotate_signing_keys(req, &call).await,
+        (Endpoint::AdminRetireSigningKey(kid), _) => retire_signing_key(&call, kid).await,
+        (Endpoint::AdminOrgKeys, "GET") => org_keys::list(&call).await,
+        (Endpoint::AdminOrgKeys, _) => org_keys::create(req, &call).await,
+        (Endpoint::AdminOrgKey(id), "GET") => org_keys::get(&call, id).await,
+        (Endpoint::AdminOrgKey(id), _) => org_keys::revoke(&call, id).await,
+        (Endpoint::AdminAudit, _) => list_audit(&call, url).await,
         _ => Err(ApiError::NotFound),
     }
 }
 
-fn authorize(req: &Request, env: &Env) -> Result<(), ApiError> {
-    let expected = config::operator_token(env)?;
-    let presented = http::header(req, "Authorization")
-        .ok_or_else(|| ApiError::InvalidToken("missing operator credential".into()))?;
-    let token = bearer_token(&presented).ok_or_else(|| {
-        ApiError::InvalidToken("use Authorization: Bearer <operator token>".into())
-    })?;
-    if secrets_equal(token, &expected) {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidToken("invalid operator credential".into()))
-    }
-}
-
-fn ok_json(status: u16, value: &impl serde::Serialize) -> Response {
+pub fn ok_json(status: u16, value: &impl serde::Serialize) -> Response {
     http::json(
         status,
         serde_json::to_string(value).unwrap_or_default(),
@@ -61,20 +101,25 @@ fn ok_json(status: u16, value: &impl serde::Serialize) -> Response {
     )
 }
 
-/// `PUT /admin/v1/orgs/{org}`: creates the org (201) or replaces its settings (200).
-async fn put_org(
+/// A JSON request body (415 for another media type), as `T`.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
     req: &mut Request,
-    store: &worker::kv::KvStore,
-    org: &OrgId,
-) -> Result<Response, ApiError> {
+    what: &str,
+) -> Result<T, ApiError> {
     let body = http::read_body(req).await?;
     let content_type = http::header(req, "Content-Type");
     if content_type.as_deref().and_then(media_type) != Some(MediaType::Json) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let settings = OrgSettings::from_json(&body)?;
+    json_object(&body, what)
+}
+
+/// `PUT /admin/v1/orgs/{org}`: creates the org (201, operator only) or replaces its settings (200).
+async fn put_org(req: &mut Request, call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    let settings: OrgSettings = json_body(req, "org settings").await?;
+    settings.validate()?;
     let now = now_ms() / 1000;
-    let (record, status) = match kv::get_org(store, org).await? {
+    let (record, status, action) = match kv::get_org(&call.store, call.org).await? {
         Some(existing) => (
             OrgRecord {
                 settings,
@@ -82,45 +127,42 @@ async fn put_org(
                 ..existing
             },
             200,
+            "org.update",
         ),
+        None if call.principal != Principal::Operator => return Err(ApiError::NotFound),
         None => (
             OrgRecord {
-                id: org.clone(),
+                id: call.org.clone(),
                 settings,
                 created_at: now,
                 updated_at: now,
             },
             201,
+            "org.create",
         ),
     };
-    kv::put_org(store, &record).await?;
-    org_cache::invalidate(org);
+    kv::put_org(&call.store, &record).await?;
+    org_cache::invalidate(call.org);
+    call.audit(action, call.org.as_str(), serde_json::Value::Null)
+        .await?;
     Ok(ok_json(status, &record))
 }
 
-async fn require_org(store: &worker::kv::KvStore, org: &OrgId) -> Result<(), ApiError> {
-    kv::get_org(store, org)
-        .await?
-        .map(|_| ())
-        .ok_or(ApiError::NotFound)
-}
-
-async fn list_keys(store: &worker::kv::KvStore, org: &OrgId) -> Result<Response, ApiError> {
-    require_org(store, org).await?;
-    let keys = kv::list_signing_keys(store, org).await?;
+async fn list_signing_keys(call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let keys = kv::list_signing_keys(&call.store, call.org).await?;
     let infos: Vec<_> = keys.iter().filter_map(|k| k.info().ok()).collect();
     Ok(ok_json(200, &json!({ "keys": infos })))
 }
 
-/// `POST /admin/v1/orgs/{org}/signing-keys`: a new active key. Its private part is in this
-/// response and nowhere else, ever: KV keeps it sealed under the master key.
-async fn create_key(
-    env: &Env,
-    store: &worker::kv::KvStore,
-    org: &OrgId,
+/// `POST …/signing-keys`: a new active key. Its private part is in this response and nowhere
+/// else, ever: KV keeps it sealed under the master key. `retiring` is the rotation's note of
+/// which keys it retires, for the response.
+async fn create_signing_key(
+    call: &AdminCall<'_>,
+    retiring: Option<(Vec<SigningKeyRecord>, Retire)>,
 ) -> Result<Response, ApiError> {
-    require_org(store, org).await?;
-    let master = config::master_keys(env).await?;
+    let master = config::master_keys(call.env).await?;
     let random: [u8; 44] = webcrypto::random()?;
     let (seed_part, iv_part) = random.split_at(32);
     let seed: [u8; 32] = seed_part.try_into().map_err(|_| ApiError::Internal)?;
@@ -131,10 +173,10 @@ async fn create_key(
     let kid = thumbprint(&public_key);
     let now_ms = now_ms();
     let ciphertext =
-        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(org, &kid), &seed).await?;
+        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(call.org, &kid), &seed).await?;
     let record = SigningKeyRecord {
         kid: kid.clone(),
-        org: org.clone(),
+        org: call.org.clone(),
         public_key: base64url::encode(&public_key),
         sealed_seed: SealedSeed {
             master_key_id: master.id.clone(),
@@ -146,32 +188,104 @@ async fn create_key(
         created_at_ms: now_ms,
         retired_at: None,
     };
-    kv::put_signing_key(store, &record).await?;
-    org_cache::invalidate(org);
+    kv::put_signing_key(&call.store, &record).await?;
+    let rotation = retiring.is_some();
+    let retired = match retiring {
+        Some(old) => retire_for_rotation(call, old, &record).await?,
+        None => Vec::new(),
+    };
+    org_cache::invalidate(call.org);
+    let action = if rotation {
+        "signing_key.rotate"
+    } else {
+        "signing_key.create"
+    };
+    call.audit(action, &kid, json!({ "retiring": retired }))
+        .await?;
     let info = record.info().map_err(|_| ApiError::Internal)?;
     let mut body = serde_json::to_value(&info).map_err(|_| ApiError::Internal)?;
     let mut private_jwk = serde_json::to_value(&info.public_jwk).map_err(|_| ApiError::Internal)?;
     private_jwk["d"] = base64url::encode(&seed).into();
     body["private_jwk"] = private_jwk;
+    if rotation {
+        body["retiring"] = json!(retired);
+    }
     Ok(ok_json(201, &body))
 }
 
-/// `POST /admin/v1/orgs/{org}/signing-keys/{kid}/retire`: the key stops signing at once and stays
-/// in the JWKS until every token it signed has expired. The last active key cannot be retired.
-async fn retire_key(
-    store: &worker::kv::KvStore,
-    org: &OrgId,
-    kid: &str,
+/// The optional body of a rotation.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    /// Emergency (a key leaked): the old keys stop signing now instead of at the handover.
+    #[serde(default)]
+    immediate: bool,
+}
+
+/// `POST …/signing-keys/rotate`: one call for a safe rotation. A new key is created (published
+/// at once); every other active key keeps signing until the new one takes over, then retires,
+/// staying published until its last token has expired. `{"immediate": true}` retires them now.
+async fn rotate_signing_keys(
+    req: &mut Request,
+    call: &AdminCall<'_>,
 ) -> Result<Response, ApiError> {
-    require_org(store, org).await?;
-    let mut record = kv::get_signing_key(store, org, kid)
+    let body = http::read_body(req).await?;
+    let rotation: Rotation = if body.is_empty() {
+        Rotation::default()
+    } else {
+        json_object(&body, "rotation")?
+    };
+    call.require_org().await?;
+    let now = now_ms() / 1000;
+    let old: Vec<SigningKeyRecord> = kv::list_signing_keys(&call.store, call.org)
+        .await?
+        .into_iter()
+        .filter(|k| k.signs_at(now))
+        .collect();
+    let retire = if rotation.immediate {
+        Retire::Now
+    } else {
+        Retire::AtHandover
+    };
+    create_signing_key(call, Some((old, retire))).await
+}
+
+#[derive(Clone, Copy)]
+enum Retire {
+    Now,
+    AtHandover,
+}
+
+async fn retire_for_rotation(
+    call: &AdminCall<'_>,
+    (old, retire): (Vec<SigningKeyRecord>, Retire),
+    new: &SigningKeyRecord,
+) -> Result<Vec<String>, ApiError> {
+    let retire_at = match retire {
+        Retire::Now => new.created_at,
+        Retire::AtHandover => rotation_retire_at(new),
+    };
+    let mut kids = Vec::new();
+    for mut key in old {
+        key.status = KeyStatus::Retired;
+        key.retired_at = Some(retire_at);
+        kv::put_signing_key(&call.store, &key).await?;
+        kids.push(key.kid);
+    }
+    Ok(kids)
+}
+
+/// `POST …/signing-keys/{kid}/retire`: the key stops signing at once and stays in the JWKS
+/// until every token it signed has expired. The last active key cannot be retired.
+async fn retire_signing_key(call: &AdminCall<'_>, kid: &str) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let mut record = kv::get_signing_key(&call.store, call.org, kid)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if record.status == KeyStatus::Active {
-        let keys = kv::list_signing_keys(store, org).await?;
-        let others_active = keys
-            .iter()
-            .filter(|k| k.kid != kid && k.status == KeyStatus::Active);
+    let now = now_ms() / 1000;
+    if record.signs_at(now) {
+        let keys = kv::list_signing_keys(&call.store, call.org).await?;
+        let others_active = keys.iter().filter(|k| k.kid != kid && k.signs_at(now));
         if others_active.count() == 0 {
             return Err(ApiError::Conflict(
                 "this is the org's only active signing key; create another before retiring it"
@@ -179,12 +293,44 @@ async fn retire_key(
             ));
         }
         record.status = KeyStatus::Retired;
-        record.retired_at = Some(now_ms() / 1000);
-        kv::put_signing_key(store, &record).await?;
-        org_cache::invalidate(org);
+        record.retired_at = Some(now);
+        kv::put_signing_key(&call.store, &record).await?;
+        org_cache::invalidate(call.org);
+        call.audit("signing_key.retire", kid, serde_json::Value::Null)
+            .await?;
     }
     Ok(ok_json(
         200,
         &record.info().map_err(|_| ApiError::Internal)?,
+    ))
+}
+
+/// `GET …/audit?limit=N&cursor=C`: newest first.
+async fn list_audit(call: &AdminCall<'_>, url: &Url) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let mut limit = 50;
+    let mut cursor = None;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "limit" => {
+                limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=crate::audit::MAX_PAGE).contains(n))
+                    .ok_or_else(|| ApiError::invalid_request("limit: 1 to 100"))?
+            }
+            "cursor" if !v.is_empty() && v.len() <= 1024 => cursor = Some(v.into_owned()),
+            "cursor" => return Err(ApiError::invalid_request("cursor: malformed")),
+            other => {
+                return Err(ApiError::invalid_request(format!(
+                    "unknown query parameter: {other}"
+                )))
+            }
+        }
+    }
+    let (entries, next) = kv::list_audit(&call.store, call.org, limit, cursor).await?;
+    Ok(ok_json(
+        200,
+        &json!({ "entries": entries, "next_cursor": next }),
     ))
 }

@@ -77,6 +77,18 @@ pub fn issuer_origin(env: &Env, request_url: &worker::Url) -> String {
         .unwrap_or_else(|| request_url.origin().ascii_serialization())
 }
 
+/// The origins this worker answers as: the configured one (if any) and the request's own. An
+/// admin credential's audience may name either.
+pub fn own_origins(env: &Env, request_url: &worker::Url) -> Vec<String> {
+    let request = request_url.origin().ascii_serialization();
+    let configured = issuer_origin(env, request_url);
+    if configured == request {
+        vec![request]
+    } else {
+        vec![configured, request]
+    }
+}
+
 pub fn orgs_kv(env: &Env) -> Result<worker::kv::KvStore, ApiError> {
     env.kv(ORGS_KV)
         .map_err(|_| ApiError::Misconfigured(format!("KV binding {ORGS_KV} is missing")))

@@ -68,6 +68,10 @@ pub fn error(e: &ApiError) -> Response {
         ApiError::InvalidToken(_) => {
             let _ = headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
         }
+        ApiError::InsufficientScope(scope) => {
+            let value = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+            let _ = headers.set("WWW-Authenticate", &value);
+        }
         _ => {}
     }
     resp

@@ -1,10 +1,21 @@
-//! KV records: `org/{org}` holds the org, `org/{org}/signing-key/{kid}` each signing key.
-//! Read-mostly data only; nothing here needs read-modify-write consistency.
+//! KV records, read-mostly; nothing here needs read-modify-write consistency:
+//!
+//! | key | value |
+//! |---|---|
+//! | `org/{org}` | the org ([`OrgRecord`]) |
+//! | `org/{org}/signing-key/{kid}` | a signing key, seed sealed ([`SigningKeyRecord`]) |
+//! | `key/{key_id}` | an org key, seed sealed ([`OrgKeyRecord`]); global, so a credential finds its org |
+//! | `org/{org}/key/{key_id}` | index entry (`1`) listing the org's keys |
+//! | `key-used/{key_id}` | when the key last authenticated, Unix seconds; its own record so a stamp can never overwrite a revocation |
+//! | `org/{org}/audit/{order}` | an audit entry ([`AuditEntry`]), expiring |
 
+use serde::de::DeserializeOwned;
 use worker::kv::KvStore;
 
 use crate::api_error::ApiError;
+use crate::audit::{AuditEntry, MAX_PAGE, RETENTION_SECS};
 use crate::org::{OrgId, OrgRecord};
+use crate::org_key::OrgKeyRecord;
 use crate::signing_key::SigningKeyRecord;
 
 fn org_key(org: &OrgId) -> String {
@@ -20,21 +31,11 @@ pub async fn get_org(store: &KvStore, org: &OrgId) -> Result<Option<OrgRecord>, 
 }
 
 pub async fn put_org(store: &KvStore, record: &OrgRecord) -> Result<(), ApiError> {
-    store
-        .put(&org_key(&record.id), record)
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_json(store, &org_key(&record.id), record).await
 }
 
 pub async fn put_signing_key(store: &KvStore, key: &SigningKeyRecord) -> Result<(), ApiError> {
-    store
-        .put(&SigningKeyRecord::kv_key(&key.org, &key.kid), key)
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_json(store, &SigningKeyRecord::kv_key(&key.org, &key.kid), key).await
 }
 
 pub async fn get_signing_key(
@@ -78,4 +79,164 @@ pub async fn list_signing_keys(
         .collect();
     keys.sort_by(|a, b| a.creation_order().cmp(&b.creation_order()));
     Ok(keys)
+}
+
+pub async fn get_org_key(store: &KvStore, id: &str) -> Result<Option<OrgKeyRecord>, ApiError> {
+    store
+        .get(&OrgKeyRecord::kv_key(id))
+        .json()
+        .await
+        .map_err(storage_error)
+}
+
+/// Writes the record, then the org's index entry (a key is findable by id before it is listed).
+pub async fn put_org_key(store: &KvStore, key: &OrgKeyRecord) -> Result<(), ApiError> {
+    put_json(store, &OrgKeyRecord::kv_key(&key.id), key).await?;
+    store
+        .put(&OrgKeyRecord::index_key(&key.org, &key.id), "1")
+        .map_err(storage_error)?
+        .execute()
+        .await
+        .map_err(storage_error)
+}
+
+/// The org's keys, oldest first; index entries whose record is missing or of another org are
+/// skipped.
+pub async fn list_org_keys(store: &KvStore, org: &OrgId) -> Result<Vec<OrgKeyRecord>, ApiError> {
+    let prefix = OrgKeyRecord::index_prefix(org);
+    let ids: Vec<String> = list_names(store, &prefix, 1000)
+        .await?
+        .into_iter()
+        .filter_map(|name| name.strip_prefix(&prefix).map(OrgKeyRecord::kv_key))
+        .collect();
+    let mut keys: Vec<OrgKeyRecord> = get_many(store, &ids)
+        .await?
+        .into_iter()
+        .filter(|k: &OrgKeyRecord| &k.org == org)
+        .collect();
+    keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(keys)
+}
+
+fn last_used_key(id: &str) -> String {
+    format!("key-used/{id}")
+}
+
+pub async fn put_key_last_used(store: &KvStore, id: &str, at: u64) -> Result<(), ApiError> {
+    store
+        .put(&last_used_key(id), at)
+        .map_err(storage_error)?
+        .execute()
+        .await
+        .map_err(storage_error)
+}
+
+/// Last-use stamps of `ids`, in the same order (`None` where never used).
+pub async fn keys_last_used(store: &KvStore, ids: &[&str]) -> Result<Vec<Option<u64>>, ApiError> {
+    let names: Vec<String> = ids.iter().map(|id| last_used_key(id)).collect();
+    let mut found = std::collections::HashMap::new();
+    for chunk in names.chunks(100) {
+        let values = store
+            .get_bulk(chunk)
+            .json::<u64>()
+            .await
+            .map_err(storage_error)?;
+        found.extend(values);
+    }
+    Ok(names
+        .iter()
+        .map(|n| found.get(n).copied().flatten())
+        .collect())
+}
+
+pub async fn append_audit(
+    store: &KvStore,
+    org: &OrgId,
+    entry: &AuditEntry,
+    nonce: u32,
+) -> Result<(), ApiError> {
+    let text = serde_json::to_string(entry).map_err(storage_error)?;
+    store
+        .put(&entry.kv_key(org, nonce), text)
+        .map_err(storage_error)?
+        .expiration_ttl(RETENTION_SECS)
+        .execute()
+        .await
+        .map_err(storage_error)
+}
+
+/// Up to `limit` entries, newest first, from `cursor`; and the cursor of the next page.
+pub async fn list_audit(
+    store: &KvStore,
+    org: &OrgId,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<AuditEntry>, Option<String>), ApiError> {
+    let mut list = store
+        .list()
+        .prefix(AuditEntry::kv_prefix(org))
+        .limit(limit.clamp(1, MAX_PAGE) as u64);
+    if let Some(c) = cursor {
+        list = list.cursor(c);
+    }
+    let listed = list.execute().await.map_err(storage_error)?;
+    let names: Vec<String> = listed.keys.into_iter().map(|k| k.name).collect();
+    let values = get_many::<AuditEntry>(store, &names).await?;
+    let next = (!listed.list_complete).then_some(listed.cursor).flatten();
+    Ok((values, next))
+}
+
+/// Writes `value` as JSON text (never through a JS object, which would turn maps into `{}`).
+async fn put_json(
+    store: &KvStore,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), ApiError> {
+    let text = serde_json::to_string(value).map_err(storage_error)?;
+    store
+        .put(key, text)
+        .map_err(storage_error)?
+        .execute()
+        .await
+        .map_err(storage_error)
+}
+
+/// Every key name under `prefix`, following cursors, at most `max`.
+async fn list_names(store: &KvStore, prefix: &str, max: usize) -> Result<Vec<String>, ApiError> {
+    let mut names = Vec::new();
+    let mut cursor = None;
+    loop {
+        let mut list = store.list().prefix(prefix.to_owned()).limit(1000);
+        if let Some(c) = cursor {
+            list = list.cursor(c);
+        }
+        let listed = list.execute().await.map_err(storage_error)?;
+        names.extend(listed.keys.into_iter().map(|k| k.name));
+        if listed.list_complete || names.len() >= max {
+            break;
+        }
+        cursor = listed.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    names.truncate(max);
+    Ok(names)
+}
+
+/// The values of `names` that exist and parse, in the order of `names`.
+async fn get_many<T: DeserializeOwned>(
+    store: &KvStore,
+    names: &[String],
+) -> Result<Vec<T>, ApiError> {
+    let mut out = Vec::with_capacity(names.len());
+    for chunk in names.chunks(100) {
+        let mut values = store
+            .get_bulk(chunk)
+            .json::<T>()
+            .await
+            .map_err(storage_error)?;
+        out.extend(chunk.iter().filter_map(|n| values.remove(n).flatten()));
+    }
+    Ok(out)
 }

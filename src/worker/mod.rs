@@ -2,11 +2,13 @@
 //! Thin on purpose; every decision it makes is a call into a pure module.
 
 mod admin;
+mod auth;
 mod config;
 mod documents;
 mod http;
 mod kv;
 mod org_cache;
+mod org_keys;
 mod sessions;
 mod webcrypto;
 
@@ -19,9 +21,9 @@ use crate::route::{dispatch, Dispatch, Endpoint, Route};
 use http::CorsGrant;
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let mut cors = CorsGrant::None;
-    let mut response = match serve(&mut req, &env, &mut cors).await {
+    let mut response = match serve(&mut req, &env, &ctx, &mut cors).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
     };
@@ -29,7 +31,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     Ok(response)
 }
 
-async fn serve(req: &mut Request, env: &Env, cors: &mut CorsGrant) -> Result<Response, ApiError> {
+async fn serve(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    cors: &mut CorsGrant,
+) -> Result<Response, ApiError> {
     let url = req
         .url()
         .map_err(|_| ApiError::invalid_request("malformed URL"))?;
@@ -43,7 +50,7 @@ async fn serve(req: &mut Request, env: &Env, cors: &mut CorsGrant) -> Result<Res
             grant_cors(req, env, &route, cors).await?;
             serve_public(req, env, &route, &config::issuer_origin(env, &url)).await
         }
-        Dispatch::Handle(route) => admin::handle(req, env, &route.org, &route.endpoint).await,
+        Dispatch::Handle(route) => admin::handle(req, env, ctx, &route, &url).await,
     }
 }
 

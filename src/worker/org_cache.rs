@@ -99,11 +99,20 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
     };
     let master = config::master_keys(env).await?;
     let keys = kv::list_signing_keys(&store, org).await?;
+    let org_keys = kv::list_org_keys(&store, org).await?;
     let now = now_ms() / 1000;
+    // Signing keys while they may have live tokens; org keys while active, so tokens an org's
+    // servers mint with them verify against the same JWKS.
     let published: Vec<_> = keys
         .iter()
         .filter(|k| k.is_published(now))
         .filter_map(|k| k.public_jwk().ok())
+        .chain(
+            org_keys
+                .iter()
+                .filter(|k| k.is_active())
+                .filter_map(|k| k.public_jwk()),
+        )
         .collect();
     let jwks_json =
         serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;

@@ -4,12 +4,13 @@
 // paths and no [build] step: `make test` has built already) and its own .dev.vars with test secrets.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SignJWT, importJWK } from 'jose';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -149,6 +150,26 @@ export class TestWorker {
     });
   }
 
+  /**
+   * Admin API call authorized by an org key (a creation response: `id`, `secret`, `public_jwk`),
+   * with a fresh credential; `claims` overrides the credential's claims.
+   */
+  async asKey(key, method, path, body, claims = {}) {
+    const token = await credential(this.url, key, claims);
+    return this.request(`/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  /** Creates an org key through the operator API; returns the creation response body. */
+  async createKey(org, spec) {
+    const res = await this.operator('POST', `/orgs/${org}/keys`, spec);
+    if (res.status !== 201) throw new Error(`create key: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
   /** Creates an org with `settings` and one signing key; returns the key creation response body. */
   async createOrg(org, settings = {}) {
     const put = await this.operator('PUT', `/orgs/${org}`, settings);
@@ -169,6 +190,19 @@ export class TestWorker {
     if (r.status !== 0) throw new Error(`wrangler kv key get ${key}: ${r.stderr}`);
     return r.stdout;
   }
+}
+
+/**
+ * A credential for the admin API at `url`, signed with an org key's secret the way any JOSE
+ * library would: EdDSA, kid = key id, iss = sub = key id, aud = `${url}/admin/v1`, 2 minutes.
+ */
+export async function credential(url, key, claims = {}, header = {}) {
+  const jwk = { kty: 'OKP', crv: 'Ed25519', x: key.public_jwk.x, d: key.secret.slice('sec_'.length) };
+  const privateKey = await importJWK(jwk, 'EdDSA');
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: key.id, sub: key.id, aud: `${url}/admin/v1`, iat: now, exp: now + 120, jti: randomUUID(), ...claims };
+  for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+  return new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA', kid: key.id, typ: 'JWT', ...header }).sign(privateKey);
 }
 
 /** Decodes a compact JWS's header and payload without verifying (tests only). */

@@ -1,0 +1,98 @@
+//! Authenticates admin API calls: `Authorization: Bearer` with either the operator token or a
+//! short-lived JWT signed with an org key (see `admin_credential`). Records when keys are used.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use worker::{Context, Env, Request};
+
+use super::org_cache::now_ms;
+use super::{config, http, kv};
+use crate::admin_credential::{admin_audience, PresentedCredential};
+use crate::api_error::ApiError;
+use crate::principal::Principal;
+use crate::secret::{bearer_token, secrets_equal};
+
+/// A key's last-use stamp is written at most this often per isolate.
+const LAST_USED_EVERY_MS: u64 = 60_000;
+
+thread_local! {
+    static STAMPED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+}
+
+/// The caller, or 401. `origins` are the worker's own origins (configured and requested): a
+/// credential's `aud` must be the admin API under one of them.
+pub async fn authenticate(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    origins: &[String],
+) -> Result<Principal, ApiError> {
+    // A missing operator token is a misconfiguration (503) for any call not made with an org key.
+    let operator = config::operator_token(env);
+    let Some(token) = http::header(req, "Authorization")
+        .as_deref()
+        .and_then(bearer_token)
+        .map(str::to_owned)
+    else {
+        operator?;
+        return Err(ApiError::InvalidToken(
+            "missing credential: use Authorization: Bearer <org key credential or operator token>"
+                .into(),
+        ));
+    };
+    if let Ok(expected) = &operator {
+        if secrets_equal(&token, expected) {
+            return Ok(Principal::Operator);
+        }
+    }
+    if token.contains('.') {
+        return org_key(env, ctx, &token, origins).await;
+    }
+    operator?;
+    Err(ApiError::InvalidToken("invalid operator credential".into()))
+}
+
+async fn org_key(
+    env: &Env,
+    ctx: &Context,
+    token: &str,
+    origins: &[String],
+) -> Result<Principal, ApiError> {
+    let credential = PresentedCredential::parse(token)?;
+    let store = config::orgs_kv(env)?;
+    let key = kv::get_org_key(&store, credential.key_id())
+        .await?
+        .ok_or_else(|| ApiError::InvalidToken("invalid credential: unknown key".into()))?;
+    let audiences: Vec<String> = origins.iter().map(|o| admin_audience(o)).collect();
+    let now_ms = now_ms();
+    credential.verify(&key, &audiences, now_ms / 1000)?;
+    stamp_last_used(ctx, store, &key.id, now_ms);
+    Ok(Principal::OrgKey {
+        org: key.org,
+        key_id: key.id,
+        scopes: key.scopes,
+    })
+}
+
+/// Records the use in the background, throttled; a failed write only loses a timestamp.
+fn stamp_last_used(ctx: &Context, store: worker::kv::KvStore, id: &str, now_ms: u64) {
+    let due = STAMPED.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() > 4096 {
+            s.clear();
+        }
+        let last = s.get(id).copied().unwrap_or(0);
+        let due = now_ms.saturating_sub(last) >= LAST_USED_EVERY_MS;
+        if due {
+            s.insert(id.to_owned(), now_ms);
+        }
+        due
+    });
+    if due {
+        let id = id.to_owned();
+        ctx.wait_until(async move {
+            let _ = kv::put_key_last_used(&store, &id, now_ms / 1000).await;
+        });
+    }
+}

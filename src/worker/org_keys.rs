@@ -1,0 +1,116 @@
+//! Org keys through the admin API: create (the secret is in that response only), list, get,
+//! revoke. A caller can only create or revoke keys whose scopes it holds itself.
+
+use serde_json::json;
+use worker::{Request, Response};
+
+use super::admin::{json_body, ok_json, AdminCall};
+use super::org_cache::{self, now_ms};
+use super::{config, kv, webcrypto};
+use crate::api_error::ApiError;
+use crate::ids::random_id;
+use crate::jose::base64url;
+use crate::jose::ed25519::Ed25519SigningKey;
+use crate::org_key::{
+    encode_secret, seed_aad, CreateOrgKey, OrgKeyRecord, OrgKeyStatus, KEY_ID_PREFIX,
+};
+use crate::signing_key::SealedSeed;
+
+/// `POST …/keys` → 201 with the key and, this once, its `secret`.
+pub async fn create(req: &mut Request, call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    let new = json_body::<CreateOrgKey>(req, "key").await?.validate()?;
+    call.principal.may_delegate(&new.scopes)?;
+    call.require_org().await?;
+    let master = config::master_keys(call.env).await?;
+    let random: [u8; 60] = webcrypto::random()?;
+    let id_bytes: [u8; 16] = random[..16].try_into().map_err(|_| ApiError::Internal)?;
+    let seed: [u8; 32] = random[16..48].try_into().map_err(|_| ApiError::Internal)?;
+    let iv: [u8; 12] = random[48..].try_into().map_err(|_| ApiError::Internal)?;
+    let id = random_id(KEY_ID_PREFIX, &id_bytes);
+    let public_key = Ed25519SigningKey::from_seed(&seed)
+        .map_err(|_| ApiError::Internal)?
+        .public_key();
+    let sealed =
+        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(call.org, &id), &seed).await?;
+    let record = OrgKeyRecord {
+        id: id.clone(),
+        org: call.org.clone(),
+        name: new.name,
+        scopes: new.scopes,
+        conditions: new.conditions,
+        public_key: base64url::encode(&public_key),
+        sealed_seed: SealedSeed {
+            master_key_id: master.id.clone(),
+            iv: base64url::encode(&iv),
+            ciphertext: base64url::encode(&sealed),
+        },
+        status: OrgKeyStatus::Active,
+        created_at: now_ms() / 1000,
+        created_by: call.principal.actor().to_owned(),
+        revoked_at: None,
+    };
+    kv::put_org_key(&call.store, &record).await?;
+    org_cache::invalidate(call.org);
+    call.audit(
+        "key.create",
+        &id,
+        json!({ "name": record.name, "scopes": record.scopes.names() }),
+    )
+    .await?;
+    let mut body = info_json(&record, None)?;
+    body["secret"] = encode_secret(&seed).into();
+    Ok(ok_json(201, &body))
+}
+
+/// `GET …/keys`: every key of the org, revoked ones included, never a secret.
+pub async fn list(call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let keys = kv::list_org_keys(&call.store, call.org).await?;
+    let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+    let used = kv::keys_last_used(&call.store, &ids).await?;
+    let infos = keys
+        .iter()
+        .zip(used)
+        .map(|(k, u)| info_json(k, u))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok_json(200, &json!({ "keys": infos })))
+}
+
+/// `GET …/keys/{id}`.
+pub async fn get(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
+    let key = find(call, id).await?;
+    let used = kv::keys_last_used(&call.store, &[id]).await?;
+    Ok(ok_json(
+        200,
+        &info_json(&key, used.into_iter().next().flatten())?,
+    ))
+}
+
+/// `DELETE …/keys/{id}`: revokes the key at once; it leaves the JWKS and every credential it
+/// signs is refused. The record stays, as `revoked`, for the audit trail. Idempotent.
+pub async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
+    let mut key = find(call, id).await?;
+    call.principal.may_delegate(&key.scopes)?;
+    if key.is_active() {
+        key.status = OrgKeyStatus::Revoked;
+        key.revoked_at = Some(now_ms() / 1000);
+        kv::put_org_key(&call.store, &key).await?;
+        org_cache::invalidate(call.org);
+        call.audit("key.revoke", id, json!({ "name": key.name }))
+            .await?;
+    }
+    Ok(ok_json(200, &info_json(&key, None)?))
+}
+
+/// The key, if it belongs to the org addressed; 404 otherwise (never says it exists elsewhere).
+async fn find(call: &AdminCall<'_>, id: &str) -> Result<OrgKeyRecord, ApiError> {
+    kv::get_org_key(&call.store, id)
+        .await?
+        .filter(|k| &k.org == call.org)
+        .ok_or(ApiError::NotFound)
+}
+
+fn info_json(key: &OrgKeyRecord, last_used_at: Option<u64>) -> Result<serde_json::Value, ApiError> {
+    let info = key.info(last_used_at).ok_or(ApiError::Internal)?;
+    serde_json::to_value(info).map_err(|_| ApiError::Internal)
+}
