@@ -4,7 +4,9 @@
 // 2. Starts `wrangler dev` (KV simulated and persisted under .wrangler/state, or --persist-to).
 // 3. Once it answers, seeds org "dev" (settings allowing localhost origins) and its first signing
 //    key through the operator API, unless they already exist: idempotent across restarts.
-// 4. Prints the curl line that gets an anonymous session token, then stays attached to wrangler.
+// 4. Seeds an admin org key for the dev org and writes it to .dev.env (TX_URL, TX_ORG, TX_KEY_ID,
+//    TX_KEY_SECRET) for the `tx` CLI, unless .dev.env already names an active key of this state.
+// 5. Prints the curl line that gets an anonymous session token, then stays attached to wrangler.
 //
 // Environment: PORT (default 8787), PERSIST_TO (default: wrangler's .wrangler/state).
 import { spawn } from 'node:child_process';
@@ -84,6 +86,39 @@ async function seedDevOrg(token) {
   }
 }
 
+function readEnvFile(path) {
+  if (!existsSync(path)) return {};
+  return Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/^export\s+/, ''))
+      .filter((l) => l.includes('=') && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]),
+  );
+}
+
+/** The dev org's admin key for the CLI, in .dev.env; reused while it is active in this state. */
+async function seedAdminKey(token) {
+  const path = join(root, '.dev.env');
+  let { TX_KEY_ID: id, TX_KEY_SECRET: secret, TX_URL: url } = readEnvFile(path);
+  const known = id && (await operator(token, 'GET', `/orgs/${DEV_ORG}/keys/${id}`));
+  if (!(known && known.status === 200 && known.json.status === 'active' && secret)) {
+    const created = await operator(token, 'POST', `/orgs/${DEV_ORG}/keys`, { name: 'dev admin', use: 'admin' });
+    ({ id, secret } = created.json);
+    url = undefined;
+    console.log(`[dev] created admin key ${id} for org "${DEV_ORG}" (its secret is in .dev.env)`);
+  }
+  if (url !== base) {
+    writeFileSync(
+      path,
+      `# The dev org's admin key for the tx CLI, written by make dev. Never commit this file.\n` +
+        `# Use: source .dev.env && scripts/tx keys list\n` +
+        `export TX_URL=${base}\nexport TX_ORG=${DEV_ORG}\nexport TX_KEY_ID=${id}\nexport TX_KEY_SECRET=${secret}\n`,
+      { mode: 0o600 },
+    );
+  }
+}
+
 async function main() {
   const vars = ensureDevVars();
   const args = [
@@ -106,8 +141,11 @@ async function main() {
 
   await waitUntilServing(child);
   await seedDevOrg(vars.OPERATOR_TOKEN);
+  await seedAdminKey(vars.OPERATOR_TOKEN);
   console.log(`\n[dev] ready. Get an anonymous session token:\n`);
   console.log(`  curl -s -X POST ${base}/orgs/${DEV_ORG}/sessions/anonymous\n`);
+  console.log(`[dev] Create an org key with the CLI:\n`);
+  console.log(`  source .dev.env && scripts/tx keys create --use production --name my-server\n`);
 }
 
 main().catch((e) => {

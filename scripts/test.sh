@@ -13,7 +13,8 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 step "unit tests (native)"
 cargo test
-step "build the worker"
+step "build the worker and the tx CLI"
 bash scripts/build-worker.sh
+cargo build --quiet --bin tx
 step "integration and smoke tests (built worker in workerd)"
 "$NODE" --test --test-concurrency=1 "tests/*.test.mjs"

@@ -9,6 +9,8 @@ pub mod admin_scope;
 pub mod api_error;
 pub mod audit;
 pub mod body;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
 pub mod cors;
 pub mod discovery;
 pub mod ids;

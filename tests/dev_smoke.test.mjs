@@ -59,6 +59,14 @@ async function makeDev(port, persistTo) {
   };
 }
 
+/** The README's CLI line that creates an org key with the dev admin key from .dev.env. */
+function readmeCliLine() {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const line = readme.split('\n').find((l) => /^source \.dev\.env && scripts\/tx keys create /.test(l.trim()));
+  assert.ok(line, 'README has a CLI line that creates a key');
+  return line.trim();
+}
+
 function curl(line, port) {
   const cmd = line.replace(`:${README_PORT}`, `:${port}`);
   return JSON.parse(execFileSync('bash', ['-c', cmd], { encoding: 'utf8' }));
@@ -85,6 +93,10 @@ test('make dev serves the README curl a token, seeds the dev org once', { timeou
   assert.equal(payload.sub, session.subject);
   const kid = decodeJwt(session.access_token).header.kid;
 
+  const cli = execFileSync('bash', ['-c', readmeCliLine()], { cwd: ROOT, encoding: 'utf8' });
+  assert.match(cli, /created key key_\S+ \(my-server\)/, cli);
+  assert.match(cli, /sec_[A-Za-z0-9_-]{43}/);
+
   const home = await fetch(`http://127.0.0.1:${port}/`);
   assert.equal(home.status, 200);
   assert.match(await home.text(), /token-exchange/, 'www/ is served as static assets');
@@ -93,7 +105,7 @@ test('make dev serves the README curl a token, seeds the dev org once', { timeou
   const port2 = await freePort();
   const second = await makeDev(port2, persistTo);
   running.push(second);
-  assert.doesNotMatch(second.output(), /created (org|signing key)/, 'seeding is idempotent');
+  assert.doesNotMatch(second.output(), /created (org|signing key|admin key)/, 'seeding is idempotent');
   const again = curl(line, port2);
   assert.equal(decodeJwt(again.access_token).header.kid, kid, 'the same seeded key signs after a restart');
   const refreshed = await fetch(`http://127.0.0.1:${port2}/orgs/dev/token`, {
