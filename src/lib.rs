@@ -18,6 +18,7 @@ pub mod jose;
 pub mod org;
 pub mod org_key;
 pub mod principal;
+pub mod provider;
 pub mod refresh_token;
 pub mod route;
 pub mod secret;

@@ -4,6 +4,7 @@ use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
 use crate::org::OrgId;
 use crate::org_key::is_key_id;
+use crate::provider::is_provider_id;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -26,6 +27,10 @@ pub enum Endpoint {
     AdminOrgKey(String),
     /// Admin API: the org's audit log.
     AdminAudit,
+    /// Admin API: list identity providers.
+    AdminProviders,
+    /// Admin API: read, create or replace (`PUT`), or delete one identity provider.
+    AdminProvider(String),
 }
 
 impl Endpoint {
@@ -39,7 +44,8 @@ impl Endpoint {
             Self::AdminRetireSigningKey(_) | Self::AdminRotateSigningKeys => "POST",
             Self::AdminOrgKeys => "GET, POST",
             Self::AdminOrgKey(_) => "GET, DELETE",
-            Self::AdminAudit => "GET",
+            Self::AdminAudit | Self::AdminProviders => "GET",
+            Self::AdminProvider(_) => "GET, PUT, DELETE",
         }
     }
 
@@ -60,6 +66,8 @@ impl Endpoint {
             | Self::AdminRetireSigningKey(_)
             | Self::AdminRotateSigningKeys => AdminScope::KeysWrite,
             Self::AdminAudit => AdminScope::AuditRead,
+            Self::AdminProviders | Self::AdminProvider(_) if read => AdminScope::ProvidersRead,
+            Self::AdminProviders | Self::AdminProvider(_) => AdminScope::ProvidersWrite,
         })
     }
 
@@ -127,6 +135,10 @@ fn resolve(path: &str) -> Option<Route> {
             (org, Endpoint::AdminOrgKey((*id).to_owned()))
         }
         ["admin", "v1", "orgs", org, "audit"] => (org, Endpoint::AdminAudit),
+        ["admin", "v1", "orgs", org, "providers"] => (org, Endpoint::AdminProviders),
+        ["admin", "v1", "orgs", org, "providers", id] if is_provider_id(id) => {
+            (org, Endpoint::AdminProvider((*id).to_owned()))
+        }
         _ => return None,
     };
     Some(Route {
@@ -227,6 +239,14 @@ mod tests {
             (Endpoint::AdminRotateSigningKeys, "POST", KeysWrite),
             (Endpoint::AdminRetireSigningKey(id()), "POST", KeysWrite),
             (Endpoint::AdminAudit, "GET", AuditRead),
+            (Endpoint::AdminProviders, "GET", ProvidersRead),
+            (Endpoint::AdminProvider("p".into()), "GET", ProvidersRead),
+            (Endpoint::AdminProvider("p".into()), "PUT", ProvidersWrite),
+            (
+                Endpoint::AdminProvider("p".into()),
+                "DELETE",
+                ProvidersWrite,
+            ),
         ];
         for (endpoint, method, scope) in cases {
             assert_eq!(endpoint.required_scope(method), Some(scope), "{endpoint:?}");
@@ -277,6 +297,7 @@ mod tests {
             "/admin/v1/orgs/acme/signing-keys/short/retire",
             "/admin/v1/orgs/acme/keys/key_short",
             "/admin/v1/orgs/acme/keys/sec_AAAAAAAAAAAAAAAAAAAAAA",
+            "/admin/v1/orgs/acme/providers/Bad_Id",
             "orgs/acme/token",
         ] {
             assert_eq!(dispatch("POST", p).unwrap_err(), ApiError::NotFound, "{p}");

@@ -172,8 +172,12 @@ impl Client {
             .body_mut()
             .read_to_string()
             .map_err(|e| CliError::Transport(e.to_string()))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|_| CliError::Transport(format!("{status}: not JSON: {text:.200}")))?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|_| CliError::Transport(format!("{status}: not JSON: {text:.200}")))?
+        };
         if (200..300).contains(&status) {
             Ok(value)
         } else {

@@ -59,6 +59,9 @@ enum Command {
     SigningKeys(SigningKeysCommand),
     /// Rotate the org's signing key (same as `signing-keys rotate`).
     Rotate(RotateArgs),
+    /// Identity providers whose tokens the org accepts in token exchange.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
     /// The org's audit log, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -128,6 +131,27 @@ enum KeysCommand {
     Delete {
         #[arg(long)]
         key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvidersCommand {
+    List,
+    Get {
+        #[arg(long)]
+        id: String,
+    },
+    /// Create or replace a provider from a JSON file (see the README for its fields).
+    #[command(alias = "create")]
+    Put {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    Delete {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -241,6 +265,7 @@ fn run(cli: &Cli) -> Result<String, CliError> {
         Command::Keys(cmd) => keys(cmd, &client, &org()?, &show)?,
         Command::SigningKeys(cmd) => signing_keys(cmd, &client, &org()?, &show)?,
         Command::Rotate(args) => rotate(args, &client, &org()?, &show)?,
+        Command::Providers(cmd) => providers(cmd, &client, &org()?, &show)?,
         Command::Audit { limit } => show(
             client.admin(
                 "GET",
@@ -284,6 +309,50 @@ fn keys(cmd: &KeysCommand, client: &Client, org: &str, show: &Show) -> Result<St
             |k| format!("revoked {} ({})", cell(&k["id"]), cell(&k["name"])),
         ),
     })
+}
+
+fn providers(
+    cmd: &ProvidersCommand,
+    client: &Client,
+    org: &str,
+    show: &Show,
+) -> Result<String, CliError> {
+    let base = format!("/orgs/{org}/providers");
+    Ok(match cmd {
+        ProvidersCommand::List => show(client.admin("GET", &base, None)?, providers_table),
+        ProvidersCommand::Get { id } => {
+            show(client.admin("GET", &format!("{base}/{id}"), None)?, pretty)
+        }
+        ProvidersCommand::Put { id, file } => {
+            let body = read_settings(Some(file))?;
+            show(
+                client.admin("PUT", &format!("{base}/{id}"), Some(&body))?,
+                |p| format!("saved provider {} ({})", cell(&p["id"]), cell(&p["issuer"])),
+            )
+        }
+        ProvidersCommand::Delete { id } => {
+            client.admin("DELETE", &format!("{base}/{id}"), None)?;
+            format!("deleted provider {id}")
+        }
+    })
+}
+
+fn providers_table(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v["providers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            vec![
+                cell(&p["id"]),
+                cell(&p["issuer"]),
+                cell(&p["algorithms"]),
+                cell(&p["allowed_scopes"]),
+                time(&p["updated_at"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "ISSUER", "ALGORITHMS", "SCOPES", "UPDATED"], &rows)
 }
 
 fn signing_keys(
@@ -383,7 +452,7 @@ fn read_settings(path: Option<&PathBuf>) -> Result<Value, CliError> {
         .map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
     if !value.is_object() {
         return Err(CliError::Usage(format!(
-            "{}: settings must be a JSON object",
+            "{}: must be a JSON object",
             path.display()
         )));
     }

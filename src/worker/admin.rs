@@ -8,7 +8,7 @@ use worker::{Context, Env, Request, Response, Url};
 
 use super::http::{self, Caching};
 use super::org_cache::{self, now_ms};
-use super::{auth, config, kv, org_keys, webcrypto};
+use super::{auth, config, kv, org_keys, providers, webcrypto};
 use crate::api_error::ApiError;
 use crate::audit::AuditEntry;
 use crate::body::{json_object, media_type, MediaType};
@@ -89,6 +89,10 @@ pub async fn handle(
         (Endpoint::AdminOrgKey(id), "GET") => org_keys::get(&call, id).await,
         (Endpoint::AdminOrgKey(id), _) => org_keys::revoke(&call, id).await,
         (Endpoint::AdminAudit, _) => list_audit(&call, url).await,
+        (Endpoint::AdminProviders, _) => providers::list(&call).await,
+        (Endpoint::AdminProvider(id), "GET") => providers::get(&call, id).await,
+        (Endpoint::AdminProvider(id), "PUT") => providers::put(req, &call, id).await,
+        (Endpoint::AdminProvider(id), _) => providers::delete(&call, id).await,
         _ => Err(ApiError::NotFound),
     }
 }

@@ -7,6 +7,7 @@
 //! | `key/{key_id}` | an org key, seed sealed ([`OrgKeyRecord`]); global, so a credential finds its org |
 //! | `org/{org}/key/{key_id}` | index entry (`1`) listing the org's keys |
 //! | `key-used/{key_id}` | when the key last authenticated, Unix seconds; its own record so a stamp can never overwrite a revocation |
+//! | `org/{org}/provider/{id}` | an identity provider, HS256 secret sealed ([`ProviderRecord`]) |
 //! | `org/{org}/audit/{order}` | an audit entry ([`AuditEntry`]), expiring |
 
 use serde::de::DeserializeOwned;
@@ -16,6 +17,7 @@ use crate::api_error::ApiError;
 use crate::audit::{AuditEntry, MAX_PAGE, RETENTION_SECS};
 use crate::org::{OrgId, OrgRecord};
 use crate::org_key::OrgKeyRecord;
+use crate::provider::ProviderRecord;
 use crate::signing_key::SigningKeyRecord;
 
 fn org_key(org: &OrgId) -> String {
@@ -116,6 +118,41 @@ pub async fn list_org_keys(store: &KvStore, org: &OrgId) -> Result<Vec<OrgKeyRec
         .collect();
     keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(keys)
+}
+
+pub async fn get_provider(
+    store: &KvStore,
+    org: &OrgId,
+    id: &str,
+) -> Result<Option<ProviderRecord>, ApiError> {
+    store
+        .get(&ProviderRecord::kv_key(org, id))
+        .json()
+        .await
+        .map_err(storage_error)
+}
+
+pub async fn put_provider(
+    store: &KvStore,
+    org: &OrgId,
+    record: &ProviderRecord,
+) -> Result<(), ApiError> {
+    put_json(store, &ProviderRecord::kv_key(org, &record.id), record).await
+}
+
+pub async fn delete_provider(store: &KvStore, org: &OrgId, id: &str) -> Result<(), ApiError> {
+    store
+        .delete(&ProviderRecord::kv_key(org, id))
+        .await
+        .map_err(storage_error)
+}
+
+/// The org's providers, by id.
+pub async fn list_providers(store: &KvStore, org: &OrgId) -> Result<Vec<ProviderRecord>, ApiError> {
+    let names = list_names(store, &ProviderRecord::kv_prefix(org), 1000).await?;
+    let mut providers: Vec<ProviderRecord> = get_many(store, &names).await?;
+    providers.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(providers)
 }
 
 fn last_used_key(id: &str) -> String {

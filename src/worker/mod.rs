@@ -9,6 +9,7 @@ mod http;
 mod kv;
 mod org_cache;
 mod org_keys;
+mod providers;
 mod sessions;
 mod webcrypto;
 
