@@ -28,8 +28,10 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     /// 413: the body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
-    /// 415: the body's media type is not one the endpoint accepts.
+    /// 415: the body's media type is not one the endpoint accepts (`JsonOnly` for the admin API).
     UnsupportedMediaType,
+    /// 415 on an endpoint that takes JSON only.
+    JsonOnly,
     /// 409 `conflict`: the object already exists in a state that forbids the operation.
     Conflict(String),
     /// 503 `temporarily_unavailable`: configuration or a binding is missing; names it, never a value.
@@ -51,7 +53,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge { .. } => 413,
-            Self::UnsupportedMediaType => 415,
+            Self::UnsupportedMediaType | Self::JsonOnly => 415,
             Self::Internal => 500,
             Self::Misconfigured(_) => 503,
         }
@@ -63,7 +65,8 @@ impl ApiError {
             Self::InvalidRequest(_)
             | Self::MethodNotAllowed { .. }
             | Self::PayloadTooLarge { .. }
-            | Self::UnsupportedMediaType => "invalid_request",
+            | Self::UnsupportedMediaType
+            | Self::JsonOnly => "invalid_request",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
@@ -93,6 +96,7 @@ impl ApiError {
             Self::NotFound => "no such resource".into(),
             Self::MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             Self::PayloadTooLarge { limit } => format!("request body larger than {limit} bytes"),
+            Self::JsonOnly => "content type must be application/json".into(),
             Self::UnsupportedMediaType => {
                 "content type must be application/x-www-form-urlencoded or application/json".into()
             }
@@ -166,6 +170,7 @@ mod tests {
                 "invalid_request",
             ),
             (ApiError::UnsupportedMediaType, 415, "invalid_request"),
+            (ApiError::JsonOnly, 415, "invalid_request"),
             (ApiError::Internal, 500, "server_error"),
             (
                 ApiError::Misconfigured("MASTER_KEY".into()),

@@ -101,6 +101,14 @@ impl SigningKeyRecord {
         }
     }
 
+    /// When a retired key leaves the JWKS (`None` while active).
+    pub fn unpublished_at(&self) -> Option<u64> {
+        match (self.status, self.retired_at) {
+            (KeyStatus::Retired, Some(at)) => Some(at.saturating_add(RETIRED_KEY_PUBLISH_SECS)),
+            _ => None,
+        }
+    }
+
     /// Whether the key may sign at `now`: active, or retired by a rotation that has not yet
     /// reached its retirement time.
     pub fn signs_at(&self, now: u64) -> bool {

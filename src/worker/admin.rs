@@ -113,7 +113,7 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
     let body = http::read_body(req).await?;
     let content_type = http::header(req, "Content-Type");
     if content_type.as_deref().and_then(media_type) != Some(MediaType::Json) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::JsonOnly);
     }
     json_object(&body, what)
 }
@@ -204,8 +204,12 @@ async fn create_signing_key(
     } else {
         "signing_key.create"
     };
-    call.audit(action, &kid, json!({ "retiring": retired }))
-        .await?;
+    let detail = if rotation {
+        json!({ "retiring": retired })
+    } else {
+        serde_json::Value::Null
+    };
+    call.audit(action, &kid, detail).await?;
     let info = record.info().map_err(|_| ApiError::Internal)?;
     let mut body = serde_json::to_value(&info).map_err(|_| ApiError::Internal)?;
     let mut private_jwk = serde_json::to_value(&info.public_jwk).map_err(|_| ApiError::Internal)?;
@@ -236,6 +240,12 @@ async fn rotate_signing_keys(
     let body = http::read_body(req).await?;
     let rotation: Rotation = if body.is_empty() {
         Rotation::default()
+    } else if http::header(req, "Content-Type")
+        .as_deref()
+        .and_then(media_type)
+        != Some(MediaType::Json)
+    {
+        return Err(ApiError::JsonOnly);
     } else {
         json_object(&body, "rotation")?
     };

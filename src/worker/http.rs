@@ -77,6 +77,16 @@ pub fn error(e: &ApiError) -> Response {
     resp
 }
 
+/// 204 for a deletion, not to be stored.
+pub fn no_content() -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("Cache-Control", "no-store");
+    Response::builder()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
+}
+
 /// The answer to an allowed CORS preflight.
 pub fn preflight() -> Response {
     let headers = Headers::new();

@@ -36,8 +36,20 @@ pub async fn put_org(store: &KvStore, record: &OrgRecord) -> Result<(), ApiError
     put_json(store, &org_key(&record.id), record).await
 }
 
+/// A retired key's record expires from KV a day after it leaves the JWKS, so storage stays bounded.
 pub async fn put_signing_key(store: &KvStore, key: &SigningKeyRecord) -> Result<(), ApiError> {
-    put_json(store, &SigningKeyRecord::kv_key(&key.org, &key.kid), key).await
+    let name = SigningKeyRecord::kv_key(&key.org, &key.kid);
+    let Some(unpublished_at) = key.unpublished_at() else {
+        return put_json(store, &name, key).await;
+    };
+    let text = serde_json::to_string(key).map_err(storage_error)?;
+    store
+        .put(&name, text)
+        .map_err(storage_error)?
+        .expiration(unpublished_at.saturating_add(86_400))
+        .execute()
+        .await
+        .map_err(storage_error)
 }
 
 pub async fn get_signing_key(
@@ -58,25 +70,10 @@ pub async fn list_signing_keys(
     store: &KvStore,
     org: &OrgId,
 ) -> Result<Vec<SigningKeyRecord>, ApiError> {
-    let listed = store
-        .list()
-        .prefix(SigningKeyRecord::kv_prefix(org))
-        .limit(100)
-        .execute()
-        .await
-        .map_err(storage_error)?;
-    let names: Vec<String> = listed.keys.into_iter().map(|k| k.name).collect();
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let values = store
-        .get_bulk(&names)
-        .json::<SigningKeyRecord>()
-        .await
-        .map_err(storage_error)?;
-    let mut keys: Vec<SigningKeyRecord> = values
-        .into_values()
-        .flatten()
+    let names = list_names(store, &SigningKeyRecord::kv_prefix(org), 1000).await?;
+    let mut keys: Vec<SigningKeyRecord> = get_many::<SigningKeyRecord>(store, &names)
+        .await?
+        .into_iter()
         .filter(|k| &k.org == org && k.is_consistent())
         .collect();
     keys.sort_by(|a, b| a.creation_order().cmp(&b.creation_order()));

@@ -99,7 +99,11 @@ pub async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError
         call.audit("key.revoke", id, json!({ "name": key.name }))
             .await?;
     }
-    Ok(ok_json(200, &info_json(&key, None)?))
+    let used = kv::keys_last_used(&call.store, &[id]).await?;
+    Ok(ok_json(
+        200,
+        &info_json(&key, used.into_iter().next().flatten())?,
+    ))
 }
 
 /// The key, if it belongs to the org addressed; 404 otherwise (never says it exists elsewhere).

@@ -5,6 +5,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use super::admin::{json_body, ok_json, AdminCall};
+use super::http;
 use super::org_cache::{self, now_ms};
 use super::{config, kv, webcrypto};
 use crate::api_error::ApiError;
@@ -77,9 +78,7 @@ pub async fn delete(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError
     org_cache::invalidate(call.org);
     call.audit("provider.delete", id, serde_json::Value::Null)
         .await?;
-    Ok(Response::empty()
-        .map_err(|_| ApiError::Internal)?
-        .with_status(204))
+    Ok(http::no_content())
 }
 
 async fn seal(call: &AdminCall<'_>, id: &str, secret: &[u8]) -> Result<SealedSeed, ApiError> {
