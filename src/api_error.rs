@@ -14,6 +14,8 @@ pub enum ApiError {
     InvalidGrant(String),
     /// 400 `invalid_scope`: more scope was requested than may be granted.
     InvalidScope(String),
+    /// 400 `invalid_target` (RFC 8693 §2.2.2, RFC 8707): an audience or resource not allowed.
+    InvalidTarget(String),
     /// 400 `unsupported_grant_type`.
     UnsupportedGrantType(String),
     /// 401 `invalid_token`: a bearer credential is missing or wrong.
@@ -36,6 +38,8 @@ pub enum ApiError {
     Conflict(String),
     /// 503 `temporarily_unavailable`: configuration or a binding is missing; names it, never a value.
     Misconfigured(String),
+    /// 503 `temporarily_unavailable`: an upstream (an identity provider) cannot be reached.
+    Unavailable(String),
     /// 500 `server_error`: a storage or runtime failure. The description is generic on purpose.
     Internal,
 }
@@ -46,6 +50,7 @@ impl ApiError {
             Self::InvalidRequest(_)
             | Self::InvalidGrant(_)
             | Self::InvalidScope(_)
+            | Self::InvalidTarget(_)
             | Self::UnsupportedGrantType(_) => 400,
             Self::InvalidToken(_) => 401,
             Self::AccessDenied(_) | Self::InsufficientScope(_) => 403,
@@ -55,7 +60,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType | Self::JsonOnly => 415,
             Self::Internal => 500,
-            Self::Misconfigured(_) => 503,
+            Self::Misconfigured(_) | Self::Unavailable(_) => 503,
         }
     }
 
@@ -69,13 +74,14 @@ impl ApiError {
             | Self::JsonOnly => "invalid_request",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidToken(_) => "invalid_token",
             Self::AccessDenied(_) => "access_denied",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
-            Self::Misconfigured(_) => "temporarily_unavailable",
+            Self::Misconfigured(_) | Self::Unavailable(_) => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
     }
@@ -86,6 +92,8 @@ impl ApiError {
             Self::InvalidRequest(d)
             | Self::InvalidGrant(d)
             | Self::InvalidScope(d)
+            | Self::InvalidTarget(d)
+            | Self::Unavailable(d)
             | Self::UnsupportedGrantType(d)
             | Self::InvalidToken(d)
             | Self::AccessDenied(d)
@@ -145,6 +153,12 @@ mod tests {
             (ApiError::invalid_request("x"), 400, "invalid_request"),
             (ApiError::invalid_grant("x"), 400, "invalid_grant"),
             (ApiError::InvalidScope("x".into()), 400, "invalid_scope"),
+            (ApiError::InvalidTarget("x".into()), 400, "invalid_target"),
+            (
+                ApiError::Unavailable("x".into()),
+                503,
+                "temporarily_unavailable",
+            ),
             (
                 ApiError::UnsupportedGrantType("x".into()),
                 400,

@@ -21,7 +21,7 @@ pub fn metadata(issuer: &str, scopes: Vec<String>) -> Metadata {
         token_endpoint: format!("{issuer}/token"),
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         anonymous_session_endpoint: format!("{issuer}/sessions/anonymous"),
-        grant_types_supported: &["refresh_token"],
+        grant_types_supported: &["refresh_token", crate::exchange::request::GRANT_TYPE],
         response_types_supported: &[],
         token_endpoint_auth_methods_supported: &["none"],
         scopes_supported: scopes,
@@ -39,16 +39,19 @@ mod tests {
         assert_eq!(m["issuer"], "https://a.test/orgs/acme");
         assert_eq!(m["token_endpoint"], "https://a.test/orgs/acme/token");
         assert_eq!(
+            m["grant_types_supported"],
+            serde_json::json!([
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            ])
+        );
+        assert_eq!(
             m["jwks_uri"],
             "https://a.test/orgs/acme/.well-known/jwks.json"
         );
         assert_eq!(
             m["anonymous_session_endpoint"],
             "https://a.test/orgs/acme/sessions/anonymous"
-        );
-        assert_eq!(
-            m["grant_types_supported"],
-            serde_json::json!(["refresh_token"])
         );
     }
 }

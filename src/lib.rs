@@ -13,6 +13,7 @@ pub mod body;
 pub mod cli;
 pub mod cors;
 pub mod discovery;
+pub mod exchange;
 pub mod ids;
 pub mod jose;
 pub mod org;

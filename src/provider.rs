@@ -16,7 +16,7 @@ use crate::signing_key::SealedSeed;
 
 pub const ALGORITHMS: [&str; 4] = ["RS256", "ES256", "EdDSA", "HS256"];
 /// Claims an exchanged token sets itself: never copied from upstream, never a mapping target.
-pub const RESERVED_CLAIMS: [&str; 17] = [
+pub const RESERVED_CLAIMS: [&str; 19] = [
     "iss",
     "sub",
     "aud",
@@ -34,6 +34,8 @@ pub const RESERVED_CLAIMS: [&str; 17] = [
     "cnf",
     "auth_time",
     "idp",
+    "anonymous_sub",
+    "device_id",
 ];
 pub const MAX_LEEWAY_SECS: u64 = 300;
 const DEFAULT_LEEWAY_SECS: u64 = 60;

@@ -18,8 +18,9 @@ pub const PREFIX: &str = "rt1.";
 pub const IV_LEN: usize = 12;
 /// AES-GCM tag length.
 const TAG_LEN: usize = 16;
-/// Far above any real token (~400 bytes), far below anything that costs to decode.
-pub const MAX_LEN: usize = 2048;
+/// Far above any real token (~400 bytes anonymous; an exchanged one carries at most 4 KiB of
+/// mapped claims), far below anything that costs to decode.
+pub const MAX_LEN: usize = 12 * 1024;
 const VERSION: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,27 @@ pub struct RefreshPayload {
     pub device_id: Option<String>,
     /// 128 random bits: every token is unique and unguessable even with equal fields.
     pub nonce: String,
+    /// What an exchanged session's tokens repeat; absent for an anonymous session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchanged: Option<ExchangedSession>,
+}
+
+/// The identity an exchange established, carried by its session's refresh tokens so that every
+/// refreshed access token says the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangedSession {
+    /// The identity provider's id.
+    pub idp: String,
+    pub aud: Vec<String>,
+    pub client_id: String,
+    /// Upstream claims copied under their mapped names.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous_sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// What a new session's first refresh token says.
@@ -69,6 +91,7 @@ impl RefreshPayload {
             scope: s.scope.to_owned(),
             device_id: s.device_id.map(str::to_owned),
             nonce: base64url::encode(nonce),
+            exchanged: None,
         }
     }
 

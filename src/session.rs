@@ -1,8 +1,10 @@
 //! Anonymous sessions: scope sets, device ids, and the claims of the access tokens a session gets.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::jose::claims::is_valid_scope_token;
+use crate::refresh_token::ExchangedSession;
 
 /// Longest scope token we accept: far above any real one, a bound on what a request can make us store.
 const MAX_SCOPE_TOKEN_LEN: usize = 128;
@@ -77,7 +79,8 @@ pub fn valid_device_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
 }
 
-/// The claims of an anonymous session's access token (RFC 9068 profile, `typ: at+jwt`).
+/// The claims of a session's access token (RFC 9068 profile, `typ: at+jwt`): an anonymous
+/// session's, or an exchanged one's (`idp`, mapped claims, `anonymous_sub` or `act`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessClaims<'a> {
     pub iss: &'a str,
@@ -86,13 +89,30 @@ pub struct AccessClaims<'a> {
     pub exp: u64,
     pub iat: u64,
     pub jti: &'a str,
-    pub client_id: &'static str,
+    pub client_id: &'a str,
     pub scope: &'a str,
     pub sid: &'a str,
-    /// Marks the subject as an anonymous identity: no login stands behind it.
+    /// Marks the subject as an anonymous identity: no login stands behind it. Only ever `true`.
+    #[serde(skip_serializing_if = "is_false")]
     pub anonymous: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_id: Option<&'a str>,
+    /// The identity provider an exchanged session came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idp: Option<&'a str>,
+    /// The anonymous subject an exchange upgraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous_sub: Option<&'a str>,
+    /// The actor of a delegation (RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<&'a Value>,
+    /// Upstream claims copied under their mapped names (never one of the names above).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub mapped: Option<&'a Map<String, Value>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `aud` serialized as a string when there is one audience, an array otherwise (RFC 7519 §4.1.3).
@@ -124,6 +144,8 @@ pub struct SessionView<'a> {
     pub session_id: &'a str,
     pub scope: &'a str,
     pub device_id: Option<&'a str>,
+    /// `None` for an anonymous session.
+    pub exchanged: Option<&'a ExchangedSession>,
 }
 
 impl<'a> SessionView<'a> {
@@ -142,11 +164,17 @@ impl<'a> SessionView<'a> {
             exp: now.saturating_add(ttl_secs).min(session_exp),
             iat: now,
             jti,
-            client_id: ANONYMOUS_CLIENT_ID,
+            client_id: self
+                .exchanged
+                .map_or(ANONYMOUS_CLIENT_ID, |e| e.client_id.as_str()),
             scope: self.scope,
             sid: self.session_id,
-            anonymous: true,
+            anonymous: self.exchanged.is_none(),
             device_id: self.device_id,
+            idp: self.exchanged.map(|e| e.idp.as_str()),
+            anonymous_sub: self.exchanged.and_then(|e| e.anonymous_sub.as_deref()),
+            act: self.exchanged.and_then(|e| e.act.as_ref()),
+            mapped: self.exchanged.map(|e| &e.claims).filter(|c| !c.is_empty()),
         }
     }
 }
@@ -197,6 +225,7 @@ mod tests {
             session_id: "sid_y",
             scope: "session",
             device_id: None,
+            exchanged: None,
         };
         let v = serde_json::to_value(view.access_claims("jti_z", 1000, 600, 5000)).unwrap();
         assert_eq!(v["aud"], "https://api.example.com");
@@ -215,5 +244,39 @@ mod tests {
         assert_eq!(v["aud"], serde_json::json!(["a", "b"]));
         assert_eq!(v["exp"], 30, "an access token never outlives its session");
         assert_eq!(v["device_id"], "d1");
+    }
+
+    #[test]
+    fn exchanged_claims_shape() {
+        let aud = vec!["api".to_string()];
+        let mut mapped = Map::new();
+        mapped.insert("email".into(), "a@b.test".into());
+        let ex = ExchangedSession {
+            idp: "google".into(),
+            aud: aud.clone(),
+            client_id: "web".into(),
+            claims: mapped,
+            anonymous_sub: Some("anon_x".into()),
+            act: None,
+        };
+        let view = SessionView {
+            issuer: "https://auth.test/orgs/acme",
+            audiences: &aud,
+            subject: "google|u1",
+            session_id: "sid_y",
+            scope: "read",
+            device_id: None,
+            exchanged: Some(&ex),
+        };
+        let v = serde_json::to_value(view.access_claims("j", 0, 60, 600)).unwrap();
+        assert!(
+            v.get("anonymous").is_none(),
+            "never anonymous: false, never anonymous at all"
+        );
+        assert_eq!(v["idp"], "google");
+        assert_eq!(v["client_id"], "web");
+        assert_eq!(v["email"], "a@b.test");
+        assert_eq!(v["anonymous_sub"], "anon_x");
+        assert!(v.get("act").is_none());
     }
 }

@@ -338,11 +338,11 @@ fn providers(
 }
 
 fn providers_table(v: &Value) -> String {
-    let rows: Vec<Vec<String>> = v["providers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
+    list_table(
+        v,
+        "providers",
+        &["ID", "ISSUER", "ALGORITHMS", "SCOPES", "UPDATED"],
+        |p| {
             vec![
                 cell(&p["id"]),
                 cell(&p["issuer"]),
@@ -350,9 +350,8 @@ fn providers_table(v: &Value) -> String {
                 cell(&p["allowed_scopes"]),
                 time(&p["updated_at"]),
             ]
-        })
-        .collect();
-    table(&["ID", "ISSUER", "ALGORITHMS", "SCOPES", "UPDATED"], &rows)
+        },
+    )
 }
 
 fn signing_keys(
@@ -459,6 +458,17 @@ fn read_settings(path: Option<&PathBuf>) -> Result<Value, CliError> {
     Ok(value)
 }
 
+/// A table of the objects in `v[member]`, one row each.
+fn list_table(v: &Value, member: &str, headers: &[&str], row: fn(&Value) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = v[member]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(row)
+        .collect();
+    table(headers, &rows)
+}
+
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
@@ -483,11 +493,11 @@ fn created_key(k: &Value) -> String {
 }
 
 fn keys_table(v: &Value) -> String {
-    let rows: Vec<Vec<String>> = v["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|k| {
+    list_table(
+        v,
+        "keys",
+        &["ID", "NAME", "SCOPES", "STATUS", "CREATED", "LAST USED"],
+        |k| {
             vec![
                 cell(&k["id"]),
                 cell(&k["name"]),
@@ -496,11 +506,7 @@ fn keys_table(v: &Value) -> String {
                 time(&k["created_at"]),
                 time(&k["last_used_at"]),
             ]
-        })
-        .collect();
-    table(
-        &["ID", "NAME", "SCOPES", "STATUS", "CREATED", "LAST USED"],
-        &rows,
+        },
     )
 }
 
@@ -523,35 +529,23 @@ fn key_details(k: &Value) -> String {
 }
 
 fn signing_keys_table(v: &Value) -> String {
-    let rows: Vec<Vec<String>> = v["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|k| {
-            vec![
-                cell(&k["kid"]),
-                cell(&k["status"]),
-                time(&k["created_at"]),
-                time(&k["retired_at"]),
-            ]
-        })
-        .collect();
-    table(&["KID", "STATUS", "CREATED", "RETIRED"], &rows)
+    list_table(v, "keys", &["KID", "STATUS", "CREATED", "RETIRED"], |k| {
+        vec![
+            cell(&k["kid"]),
+            cell(&k["status"]),
+            time(&k["created_at"]),
+            time(&k["retired_at"]),
+        ]
+    })
 }
 
 fn audit_table(v: &Value) -> String {
-    let rows: Vec<Vec<String>> = v["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            vec![
-                time(&json!(e["at_ms"].as_u64().map(|ms| ms / 1000))),
-                cell(&e["actor"]),
-                cell(&e["action"]),
-                cell(&e["target"]),
-            ]
-        })
-        .collect();
-    table(&["TIME", "ACTOR", "ACTION", "TARGET"], &rows)
+    list_table(v, "entries", &["TIME", "ACTOR", "ACTION", "TARGET"], |e| {
+        vec![
+            time(&json!(e["at_ms"].as_u64().map(|ms| ms / 1000))),
+            cell(&e["actor"]),
+            cell(&e["action"]),
+            cell(&e["target"]),
+        ]
+    })
 }

@@ -47,8 +47,23 @@ impl Header {
         expected_typ: Option<&str>,
         understood_crit: &[&str],
     ) -> Result<Self, JoseError> {
+        Self::validate(params, allowed_algs, expected_typ, understood_crit, true)
+    }
+
+    /// As [`Header::from_object`], but with `require_kid` false a header without `kid` is
+    /// accepted and `kid` is then empty (tokens of other issuers, whose single key needs none).
+    pub fn validate(
+        params: Map<String, Value>,
+        allowed_algs: &[Algorithm],
+        expected_typ: Option<&str>,
+        understood_crit: &[&str],
+        require_kid: bool,
+    ) -> Result<Self, JoseError> {
         let alg = parse_alg(&params, allowed_algs)?;
-        let kid = parse_kid(&params)?;
+        let kid = match parse_kid(&params) {
+            Err(JoseError::MissingKid) if !require_kid => String::new(),
+            other => other?,
+        };
         let crit = parse_crit(&params, understood_crit)?;
         let typ = parse_typ(&params, expected_typ)?;
         Ok(Header {

@@ -24,6 +24,8 @@ pub struct ParseOptions<'a> {
     pub understood_crit: &'a [&'a str],
     /// Longer tokens are refused before any decoding.
     pub max_token_bytes: usize,
+    /// Refuse a header without `kid` (`MissingKid`). Our own tokens always carry one.
+    pub require_kid: bool,
 }
 
 impl ParseOptions<'static> {
@@ -34,6 +36,7 @@ impl ParseOptions<'static> {
             expected_typ: None,
             understood_crit: &[],
             max_token_bytes: MAX_TOKEN_BYTES,
+            require_kid: true,
         }
     }
 }
@@ -112,11 +115,12 @@ pub fn parse(token: &str, opts: &ParseOptions) -> Result<ParsedJws, JoseError> {
     let Value::Object(header_params) = strict_json::parse_value(&header_bytes)? else {
         return Err(JoseError::HeaderNotObject);
     };
-    let header = Header::from_object(
+    let header = Header::validate(
         header_params,
         opts.allowed_algs,
         opts.expected_typ,
         opts.understood_crit,
+        opts.require_kid,
     )?;
     let Value::Object(payload) = strict_json::parse_value(&payload_bytes)? else {
         return Err(JoseError::PayloadNotObject);

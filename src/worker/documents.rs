@@ -13,7 +13,17 @@ use crate::signing_key::PREPUBLISH_SECS;
 const MAX_AGE_SECS: u32 = PREPUBLISH_SECS as u32;
 
 pub fn metadata(ctx: &OrgContext, issuer: &str) -> Response {
-    let scopes = ScopeSet::parse(&ctx.record.settings.anonymous_scope)
+    // Every scope a token of the org can carry: the anonymous scope and what providers allow.
+    let all = std::iter::once(ctx.record.settings.anonymous_scope.clone())
+        .chain(
+            ctx.providers
+                .iter()
+                .map(|p| p.settings.allowed_scopes.join(" ")),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
+    let all = all.split_whitespace().collect::<Vec<_>>().join(" ");
+    let scopes = ScopeSet::parse(&all)
         .unwrap_or_default()
         .to_scope_string()
         .split(' ')

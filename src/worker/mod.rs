@@ -5,12 +5,14 @@ mod admin;
 mod auth;
 mod config;
 mod documents;
+mod exchange;
 mod http;
 mod kv;
 mod org_cache;
 mod org_keys;
 mod providers;
 mod sessions;
+mod upstream_keys;
 mod webcrypto;
 
 use worker::{event, Context, Env, Request, Response};
@@ -18,6 +20,7 @@ use worker::{event, Context, Env, Request, Response};
 use crate::api_error::ApiError;
 use crate::body::parse_params;
 use crate::cors::allowed_origin;
+use crate::exchange::request::GRANT_TYPE;
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
 use http::CorsGrant;
 
@@ -100,8 +103,9 @@ async fn serve_public(
             let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
             match params.require("grant_type")? {
                 "refresh_token" => sessions::refresh(&ctx, &params, &issuer).await,
+                GRANT_TYPE => exchange::exchange(env, &ctx, &params, &issuer).await,
                 other => Err(ApiError::UnsupportedGrantType(format!(
-                    "grant_type {other} is not supported; supported: refresh_token"
+                    "grant_type {other} is not supported; supported: refresh_token, {GRANT_TYPE}"
                 ))),
             }
         }

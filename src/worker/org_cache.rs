@@ -15,6 +15,7 @@ use crate::jose::base64url;
 use crate::jose::header::encode_ed25519_header;
 use crate::jose::jwk::Jwks;
 use crate::org::{OrgId, OrgRecord};
+use crate::provider::ProviderRecord;
 use crate::secret::REFRESH_TOKEN_INFO_PREFIX;
 use crate::signing_key::{pkcs8_from_seed, seed_aad, signing_key, SigningKeyRecord};
 
@@ -36,7 +37,21 @@ pub struct OrgContext {
     pub record: OrgRecord,
     pub signer: Option<Signer>,
     pub jwks_json: String,
+    /// The published signing keys alone: what verifies tokens this worker issued for the org.
+    pub own_jwks: Jwks,
     pub refresh_key: CryptoKey,
+    /// Identity providers, by id.
+    pub providers: Vec<ProviderRecord>,
+}
+
+impl OrgContext {
+    pub fn provider(&self, id: &str) -> Option<&ProviderRecord> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    pub fn provider_for_issuer(&self, issuer: &str) -> Option<&ProviderRecord> {
+        self.providers.iter().find(|p| p.settings.issuer == issuer)
+    }
 }
 
 enum Entry {
@@ -103,10 +118,17 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
     let now = now_ms() / 1000;
     // Signing keys while they may have live tokens; org keys while active, so tokens an org's
     // servers mint with them verify against the same JWKS.
-    let published: Vec<_> = keys
+    let own_jwks = Jwks {
+        keys: keys
+            .iter()
+            .filter(|k| k.is_published(now))
+            .filter_map(|k| k.public_jwk().ok())
+            .collect(),
+    };
+    let published: Vec<_> = own_jwks
+        .keys
         .iter()
-        .filter(|k| k.is_published(now))
-        .filter_map(|k| k.public_jwk().ok())
+        .cloned()
         .chain(
             org_keys
                 .iter()
@@ -116,6 +138,7 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         .collect();
     let jwks_json =
         serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;
+    let providers = kv::list_providers(&store, org).await?;
     let signer = match signing_key(&keys, now) {
         Some(k) => Some(import_signer(&master.seed_seal, k).await?),
         None => None,
@@ -126,7 +149,9 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         record,
         signer,
         jwks_json,
+        own_jwks,
         refresh_key,
+        providers,
     }))
 }
 

@@ -15,12 +15,12 @@ use crate::refresh_token::{self, NewSession, RefreshPayload};
 use crate::session::{valid_device_id, ScopeSet, SessionView};
 
 /// Randomness one issuance needs, drawn in a single call: ids (48), refresh nonce (16), iv (12).
-const RANDOM_LEN: usize = 76;
+pub const RANDOM_LEN: usize = 76;
 
-struct Issued {
-    access_token: String,
-    expires_in: u64,
-    refresh_token: String,
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
 }
 
 /// `POST /orgs/{org}/sessions/anonymous`.
@@ -80,11 +80,22 @@ pub async fn refresh(
     let old = open(ctx, presented).await?;
     let now = now_ms() / 1000;
     old.check(&ctx.record.id, now)?;
-    // The org may have narrowed its anonymous scope since the session began: that applies now.
-    let org_scope = ScopeSet::parse(&ctx.record.settings.anonymous_scope).unwrap_or_default();
+    // The org may have narrowed what the session may hold since it began (its anonymous scope, or
+    // the identity provider's allowed scopes): that applies now.
+    let current_limit = match &old.exchanged {
+        None => ScopeSet::parse(&ctx.record.settings.anonymous_scope).unwrap_or_default(),
+        Some(ex) => {
+            let provider = ctx.provider(&ex.idp).ok_or_else(|| {
+                ApiError::invalid_grant(
+                    "the identity provider of this session is no longer configured",
+                )
+            })?;
+            ScopeSet::parse(&provider.settings.allowed_scopes.join(" ")).unwrap_or_default()
+        }
+    };
     let session_scope = ScopeSet::parse(&old.scope)
         .map_err(|_| ApiError::invalid_grant("refresh token is invalid"))?
-        .intersection(&org_scope);
+        .intersection(&current_limit);
     let granted = match params.get("scope") {
         None => session_scope.clone(),
         Some(requested) => {
@@ -115,7 +126,7 @@ pub async fn refresh(
     Ok(token_response(&issued, &next, &granted))
 }
 
-async fn issue(
+pub async fn issue(
     ctx: &OrgContext,
     issuer: &str,
     session: &RefreshPayload,
@@ -130,7 +141,10 @@ async fn issue(
         ))
     })?;
     let settings = &ctx.record.settings;
-    let audiences = ctx.record.audiences(issuer);
+    let audiences = match &session.exchanged {
+        Some(ex) => ex.aud.clone(),
+        None => ctx.record.audiences(issuer),
+    };
     let view = SessionView {
         issuer,
         audiences: &audiences,
@@ -138,6 +152,7 @@ async fn issue(
         session_id: &session.sid,
         scope,
         device_id: session.device_id.as_deref(),
+        exchanged: session.exchanged.as_ref(),
     };
     let claims = view.access_claims(
         jti,
@@ -182,7 +197,16 @@ async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiError>
 }
 
 fn token_response(issued: &Issued, session: &RefreshPayload, scope: &str) -> Response {
-    let body = json!({
+    http::json(
+        200,
+        token_body(issued, session, scope).to_string(),
+        Caching::NoStore,
+    )
+}
+
+/// The JSON of a token response (RFC 6749 §5.1), with the session's id and subject.
+pub fn token_body(issued: &Issued, session: &RefreshPayload, scope: &str) -> serde_json::Value {
+    json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
@@ -190,12 +214,11 @@ fn token_response(issued: &Issued, session: &RefreshPayload, scope: &str) -> Res
         "scope": scope,
         "session_id": session.sid,
         "subject": session.sub,
-    });
-    http::json(200, body.to_string(), Caching::NoStore)
+    })
 }
 
 /// The first `N` bytes of `bytes` as an array, and the rest. Callers pass buffers of known length.
-fn split<const N: usize>(bytes: &[u8]) -> ([u8; N], &[u8]) {
+pub fn split<const N: usize>(bytes: &[u8]) -> ([u8; N], &[u8]) {
     let mut head = [0u8; N];
     let n = N.min(bytes.len());
     head[..n].copy_from_slice(&bytes[..n]);

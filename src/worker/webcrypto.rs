@@ -123,3 +123,89 @@ pub fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     getrandom::fill(&mut buf).map_err(|_| ApiError::Internal)?;
     Ok(buf)
 }
+
+/// Imports a public key from its JWK members for verifying `alg` (RS256 or ES256).
+pub async fn import_verify_jwk(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+    alg: crate::jose::Algorithm,
+) -> Result<CryptoKey, ApiError> {
+    use crate::jose::Algorithm;
+    let key_data: Object = js_sys::JSON::parse(&serde_json::Value::Object(jwk.clone()).to_string())
+        .map_err(|_| ApiError::Internal)?
+        .unchecked_into();
+    let params = match alg {
+        Algorithm::RS256 => object(&[
+            ("name", &"RSASSA-PKCS1-v1_5".into()),
+            ("hash", &"SHA-256".into()),
+        ])?,
+        Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("namedCurve", &"P-256".into())])?,
+        _ => return Err(ApiError::Internal),
+    };
+    to_key(subtle()?.import_key_with_object("jwk", &key_data, &params, false, &usages(&["verify"])))
+        .await
+}
+
+/// Imports an HMAC-SHA-256 key for verifying.
+pub async fn import_hmac_key(secret: &[u8]) -> Result<CryptoKey, ApiError> {
+    let raw = Uint8Array::from(secret);
+    let params = object(&[("name", &"HMAC".into()), ("hash", &"SHA-256".into())])?;
+    to_key(subtle()?.import_key_with_object("raw", &raw, &params, false, &usages(&["verify"])))
+        .await
+}
+
+/// Verifies a JWS signature for RS256, ES256 (raw r||s, as JWS and WebCrypto both use) or HS256
+/// (constant time, inside WebCrypto). `false` for a signature that does not verify.
+pub async fn verify_signature(
+    key: &CryptoKey,
+    alg: crate::jose::Algorithm,
+    signature: &[u8],
+    data: &[u8],
+) -> Result<bool, ApiError> {
+    use crate::jose::Algorithm;
+    let params = match alg {
+        Algorithm::RS256 => object(&[("name", &"RSASSA-PKCS1-v1_5".into())])?,
+        Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("hash", &"SHA-256".into())])?,
+        Algorithm::HS256 => object(&[("name", &"HMAC".into())])?,
+        Algorithm::EdDSA => return Err(ApiError::Internal),
+    };
+    let sig = Uint8Array::from(signature);
+    let data = Uint8Array::from(data);
+    let promise =
+        subtle()?.verify_with_object_and_buffer_source_and_buffer_source(&params, key, &sig, &data);
+    Ok(resolve(promise)
+        .await
+        .map(|v| v.as_bool() == Some(true))
+        .unwrap_or(false))
+}
+
+/// GETs `url` with a deadline; the status, the `Cache-Control` header and the body (at most
+/// `max_bytes`). `Err` with a short reason for a network failure, a timeout or an oversize body.
+pub async fn fetch_with_timeout(
+    url: &str,
+    timeout_ms: u32,
+    max_bytes: usize,
+) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    let signal = web_sys::AbortSignal::timeout_with_u32(timeout_ms);
+    init.set_signal(Some(&signal));
+    let response: web_sys::Response = JsFuture::from(global.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| "unreachable or timed out".to_string())?
+        .unchecked_into();
+    let status = response.status();
+    let cache_control = response.headers().get("cache-control").ok().flatten();
+    let buffer = JsFuture::from(
+        response
+            .array_buffer()
+            .map_err(|_| "unreadable body".to_string())?,
+    )
+    .await
+    .map_err(|_| "body unreadable or timed out".to_string())?;
+    let bytes = Uint8Array::new(&buffer);
+    if bytes.length() as usize > max_bytes {
+        return Err("response too large".into());
+    }
+    Ok((status, cache_control, bytes.to_vec()))
+}

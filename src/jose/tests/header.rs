@@ -24,6 +24,22 @@ fn check_typ(value: Value, expected: &str) -> Result<Header, JoseError> {
 }
 
 #[test]
+fn kid_may_be_optional_for_other_issuers() {
+    let header = Header::validate(object(json!({"alg":"EdDSA"})), EDDSA, None, &[], false);
+    assert_eq!(header.map(|h| h.kid), Ok(String::new()));
+    let header = Header::validate(object(json!({"alg":"EdDSA"})), EDDSA, None, &[], true);
+    assert_eq!(header.err(), Some(JoseError::MissingKid));
+    let header = Header::validate(
+        object(json!({"alg":"EdDSA","kid":7})),
+        EDDSA,
+        None,
+        &[],
+        false,
+    );
+    assert_eq!(header.err(), Some(JoseError::InvalidKid));
+}
+
+#[test]
 fn accepts_minimal_header() {
     let header = check(json!({"alg":"EdDSA","kid":"k1"}));
     assert_eq!(header.as_ref().map(|h| h.alg), Ok(Algorithm::EdDSA));

@@ -1,0 +1,79 @@
+//! `POST /orgs/{org}/token` with the token-exchange grant (RFC 8693): verify the identity
+//! provider's token, decide scope and audience, start a session, sign. Warm, this touches no
+//! storage: the org (with its providers) and the provider's keys are cached in the isolate.
+
+use worker::{Env, Response};
+
+use super::http::{self, Caching};
+use super::org_cache::{now_ms, OrgContext};
+use super::sessions::{self, split, RANDOM_LEN};
+use super::{upstream_keys, webcrypto};
+use crate::api_error::ApiError;
+use crate::body::Params;
+use crate::exchange::actor::{self, ActorLink};
+use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
+use crate::exchange::{policy, subject_token};
+use crate::ids::SessionIds;
+use crate::refresh_token::{ExchangedSession, NewSession, RefreshPayload};
+
+pub async fn exchange(
+    env: &Env,
+    ctx: &OrgContext,
+    params: &Params,
+    issuer: &str,
+) -> Result<Response, ApiError> {
+    let req = ExchangeRequest::parse(params)?;
+    let claimed = subject_token::claimed_issuer(req.subject_token)?;
+    let provider = ctx.provider_for_issuer(&claimed).ok_or_else(|| {
+        ApiError::invalid_request("subject_token: issuer not accepted by this org")
+    })?;
+    let parsed = subject_token::parse(req.subject_token, &provider.settings)?;
+    upstream_keys::verify_signature(env, &ctx.record.id, provider, &parsed).await?;
+    let now = now_ms() / 1000;
+    let identity = subject_token::validate(parsed.into_payload(), &provider.settings, now)?;
+    let scope = policy::granted_scope(req.scope, &provider.settings)?.to_scope_string();
+    let aud = policy::targets(
+        req.audience,
+        req.resource,
+        &provider.settings,
+        &ctx.record.audiences(issuer),
+    )?;
+    let claims = policy::mapped_claims(&identity.claims, &provider.settings.claim_mapping)?;
+    let (anonymous_sub, act) = match req.actor_token {
+        None => (None, None),
+        Some(token) => match actor::verify(token, &ctx.own_jwks, issuer, now)? {
+            ActorLink::Upgrade { anonymous_sub } => (Some(anonymous_sub), None),
+            ActorLink::Delegation { act } => (None, Some(act)),
+        },
+    };
+
+    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
+    let (id_bytes, rest) = split::<48>(&random);
+    let ids = SessionIds::from_random(&id_bytes);
+    let subject = format!("{}{}", provider.settings.subject_prefix, identity.sub);
+    let mut session = RefreshPayload::first(
+        &NewSession {
+            org: &ctx.record.id,
+            session_id: &ids.session_id,
+            subject: &subject,
+            scope: &scope,
+            device_id: None,
+            now,
+            session_ttl_secs: ctx.record.settings.session_ttl_secs,
+        },
+        &split::<16>(rest).0,
+    );
+    session.exchanged = Some(ExchangedSession {
+        idp: provider.id.clone(),
+        aud,
+        client_id: req.client_id.to_owned(),
+        claims,
+        anonymous_sub,
+        act,
+    });
+    let iv = split::<12>(&rest[16..]).0;
+    let issued = sessions::issue(ctx, issuer, &session, &ids.jti, &scope, iv).await?;
+    let mut body = sessions::token_body(&issued, &session, &scope);
+    body["issued_token_type"] = TOKEN_TYPE_ACCESS_TOKEN.into();
+    Ok(http::json(200, body.to_string(), Caching::NoStore))
+}
