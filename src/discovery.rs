@@ -9,6 +9,10 @@ pub struct Metadata {
     pub jwks_uri: String,
     /// Ours: where a browser with no login gets an anonymous session.
     pub anonymous_session_endpoint: String,
+    /// RFC 7009; public clients revoke their own tokens here.
+    pub revocation_endpoint: String,
+    /// RFC 7662; callers authenticate with an org key credential (scope `tokens:introspect`).
+    pub introspection_endpoint: String,
     pub grant_types_supported: &'static [&'static str],
     pub response_types_supported: &'static [&'static str],
     pub token_endpoint_auth_methods_supported: &'static [&'static str],
@@ -21,6 +25,8 @@ pub fn metadata(issuer: &str, scopes: Vec<String>) -> Metadata {
         token_endpoint: format!("{issuer}/token"),
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         anonymous_session_endpoint: format!("{issuer}/sessions/anonymous"),
+        revocation_endpoint: format!("{issuer}/revoke"),
+        introspection_endpoint: format!("{issuer}/introspect"),
         grant_types_supported: &["refresh_token", crate::exchange::request::GRANT_TYPE],
         response_types_supported: &[],
         token_endpoint_auth_methods_supported: &["none"],

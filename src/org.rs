@@ -69,6 +69,26 @@ pub struct OrgSettings {
     pub allowed_origins: Vec<String>,
     #[serde(default = "default_true")]
     pub anonymous_sessions: bool,
+    /// A refresh token presented again within this many seconds of its rotation (a second tab,
+    /// a retry) gets the same child instead of counting as reuse. 0: strict.
+    #[serde(default = "default_reuse_interval")]
+    pub refresh_reuse_interval_secs: u64,
+    /// A session not refreshed for this long ends. 0: no idle limit.
+    #[serde(default = "default_idle_ttl")]
+    pub session_idle_ttl_secs: u64,
+}
+
+/// Default reuse interval: long enough for a retry on a flaky network or a second tab.
+pub const DEFAULT_REUSE_INTERVAL_SECS: u64 = 10;
+pub const MAX_REUSE_INTERVAL_SECS: u64 = 60;
+/// Default idle lifetime: a week without a refresh.
+pub const DEFAULT_IDLE_TTL_SECS: u64 = 7 * 24 * 3600;
+
+fn default_reuse_interval() -> u64 {
+    DEFAULT_REUSE_INTERVAL_SECS
+}
+fn default_idle_ttl() -> u64 {
+    DEFAULT_IDLE_TTL_SECS
 }
 
 fn default_scope() -> String {
@@ -94,6 +114,8 @@ impl Default for OrgSettings {
             session_ttl_secs: DEFAULT_SESSION_TTL_SECS,
             allowed_origins: Vec::new(),
             anonymous_sessions: true,
+            refresh_reuse_interval_secs: DEFAULT_REUSE_INTERVAL_SECS,
+            session_idle_ttl_secs: DEFAULT_IDLE_TTL_SECS,
         }
     }
 }
@@ -124,6 +146,21 @@ impl OrgSettings {
             return Err(field(
                 "session_ttl_secs",
                 "must be at least access_token_ttl_secs and at most 31536000",
+            ));
+        }
+        if self.refresh_reuse_interval_secs > MAX_REUSE_INTERVAL_SECS {
+            return Err(field(
+                "refresh_reuse_interval_secs",
+                "must be between 0 (strict) and 60",
+            ));
+        }
+        if self.session_idle_ttl_secs != 0
+            && !(self.access_token_ttl_secs..=MAX_SESSION_TTL_SECS)
+                .contains(&self.session_idle_ttl_secs)
+        {
+            return Err(field(
+                "session_idle_ttl_secs",
+                "must be 0 (none), or at least access_token_ttl_secs and at most 31536000",
             ));
         }
         if self.audiences.len() > MAX_AUDIENCES

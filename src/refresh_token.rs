@@ -120,6 +120,17 @@ impl RefreshPayload {
         Ok(())
     }
 
+    /// A session not refreshed for `idle_ttl_secs` (0: no limit) has ended. This token was minted
+    /// at the last refresh, so its `iat` is the session's last use.
+    pub fn check_idle(&self, now: u64, idle_ttl_secs: u64) -> Result<(), ApiError> {
+        if idle_ttl_secs > 0 && now.saturating_sub(self.iat) > idle_ttl_secs {
+            return Err(ApiError::invalid_grant(
+                "session ended: not refreshed within the org's idle lifetime",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain strings and integers cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
@@ -187,6 +198,16 @@ mod tests {
             },
             &[7; 16],
         )
+    }
+
+    #[test]
+    fn idle_sessions_end() {
+        let p = payload(); // minted at 1000
+        assert!(p.check_idle(1000 + 600, 600).is_ok());
+        let e = p.check_idle(1000 + 601, 600).unwrap_err();
+        assert_eq!(e.code(), "invalid_grant");
+        assert!(e.description().contains("idle"));
+        assert!(p.check_idle(u64::MAX, 0).is_ok(), "0 means no idle limit");
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub enum Endpoint {
     Jwks,
     AnonymousSession,
     Token,
+    /// RFC 7009: a client revokes its own token.
+    Revoke,
+    /// RFC 7662: an org's server asks whether a token is active.
+    Introspect,
     /// Operator API: read or create/update an org.
     AdminOrg,
     /// Operator API: list or create an org's signing keys.
@@ -27,6 +31,10 @@ pub enum Endpoint {
     AdminOrgKey(String),
     /// Admin API: the org's audit log.
     AdminAudit,
+    /// Admin API: revoke a session, a subject, a token or a key.
+    AdminRevocations,
+    /// Admin API: what the org's session shards hold (families, revocations, calls served).
+    AdminSessionStore,
     /// Admin API: list identity providers.
     AdminProviders,
     /// Admin API: read, create or replace (`PUT`), or delete one identity provider.
@@ -38,13 +46,17 @@ impl Endpoint {
     pub fn allow(&self) -> &'static str {
         match self {
             Self::Metadata | Self::Jwks => "GET, OPTIONS",
-            Self::AnonymousSession | Self::Token => "POST, OPTIONS",
+            Self::AnonymousSession | Self::Token | Self::Revoke | Self::Introspect => {
+                "POST, OPTIONS"
+            }
             Self::AdminOrg => "GET, PUT",
             Self::AdminSigningKeys => "GET, POST",
-            Self::AdminRetireSigningKey(_) | Self::AdminRotateSigningKeys => "POST",
+            Self::AdminRetireSigningKey(_)
+            | Self::AdminRotateSigningKeys
+            | Self::AdminRevocations => "POST",
             Self::AdminOrgKeys => "GET, POST",
             Self::AdminOrgKey(_) => "GET, DELETE",
-            Self::AdminAudit | Self::AdminProviders => "GET",
+            Self::AdminAudit | Self::AdminProviders | Self::AdminSessionStore => "GET",
             Self::AdminProvider(_) => "GET, PUT, DELETE",
         }
     }
@@ -54,7 +66,12 @@ impl Endpoint {
     pub fn required_scope(&self, method: &str) -> Option<AdminScope> {
         let read = method == "GET";
         Some(match self {
-            Self::Metadata | Self::Jwks | Self::AnonymousSession | Self::Token => return None,
+            Self::Metadata
+            | Self::Jwks
+            | Self::AnonymousSession
+            | Self::Token
+            | Self::Revoke
+            | Self::Introspect => return None,
             Self::AdminOrg if read => AdminScope::OrgRead,
             Self::AdminOrg => AdminScope::OrgWrite,
             Self::AdminSigningKeys | Self::AdminOrgKeys | Self::AdminOrgKey(_) if read => {
@@ -66,6 +83,9 @@ impl Endpoint {
             | Self::AdminRetireSigningKey(_)
             | Self::AdminRotateSigningKeys => AdminScope::KeysWrite,
             Self::AdminAudit => AdminScope::AuditRead,
+            Self::AdminSessionStore => AdminScope::SessionsRead,
+            // A key revocation also needs keys:write; the handler checks it.
+            Self::AdminRevocations => AdminScope::SessionsRevoke,
             Self::AdminProviders | Self::AdminProvider(_) if read => AdminScope::ProvidersRead,
             Self::AdminProviders | Self::AdminProvider(_) => AdminScope::ProvidersWrite,
         })
@@ -75,7 +95,12 @@ impl Endpoint {
     pub fn is_public(&self) -> bool {
         matches!(
             self,
-            Self::Metadata | Self::Jwks | Self::AnonymousSession | Self::Token
+            Self::Metadata
+                | Self::Jwks
+                | Self::AnonymousSession
+                | Self::Token
+                | Self::Revoke
+                | Self::Introspect
         )
     }
 
@@ -122,6 +147,8 @@ fn resolve(path: &str) -> Option<Route> {
         ["orgs", org, ".well-known", "jwks.json"] => (org, Endpoint::Jwks),
         ["orgs", org, "sessions", "anonymous"] => (org, Endpoint::AnonymousSession),
         ["orgs", org, "token"] => (org, Endpoint::Token),
+        ["orgs", org, "revoke"] => (org, Endpoint::Revoke),
+        ["orgs", org, "introspect"] => (org, Endpoint::Introspect),
         ["admin", "v1", "orgs", org] => (org, Endpoint::AdminOrg),
         ["admin", "v1", "orgs", org, "signing-keys"] => (org, Endpoint::AdminSigningKeys),
         ["admin", "v1", "orgs", org, "signing-keys", "rotate"] => {
@@ -136,6 +163,8 @@ fn resolve(path: &str) -> Option<Route> {
         }
         ["admin", "v1", "orgs", org, "audit"] => (org, Endpoint::AdminAudit),
         ["admin", "v1", "orgs", org, "providers"] => (org, Endpoint::AdminProviders),
+        ["admin", "v1", "orgs", org, "session-store"] => (org, Endpoint::AdminSessionStore),
+        ["admin", "v1", "orgs", org, "revocations"] => (org, Endpoint::AdminRevocations),
         ["admin", "v1", "orgs", org, "providers", id] if is_provider_id(id) => {
             (org, Endpoint::AdminProvider((*id).to_owned()))
         }
@@ -191,6 +220,11 @@ mod tests {
             Endpoint::AnonymousSession
         );
         assert_eq!(handled("POST", "/orgs/acme/token"), Endpoint::Token);
+        assert_eq!(handled("POST", "/orgs/acme/revoke"), Endpoint::Revoke);
+        assert_eq!(
+            handled("POST", "/orgs/acme/introspect"),
+            Endpoint::Introspect
+        );
         assert_eq!(handled("PUT", "/admin/v1/orgs/acme"), Endpoint::AdminOrg);
         assert_eq!(
             handled("GET", "/admin/v1/orgs/acme/signing-keys"),
@@ -240,6 +274,8 @@ mod tests {
             (Endpoint::AdminRetireSigningKey(id()), "POST", KeysWrite),
             (Endpoint::AdminAudit, "GET", AuditRead),
             (Endpoint::AdminProviders, "GET", ProvidersRead),
+            (Endpoint::AdminSessionStore, "GET", SessionsRead),
+            (Endpoint::AdminRevocations, "POST", SessionsRevoke),
             (Endpoint::AdminProvider("p".into()), "GET", ProvidersRead),
             (Endpoint::AdminProvider("p".into()), "PUT", ProvidersWrite),
             (

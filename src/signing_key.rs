@@ -17,6 +17,8 @@ pub const RETIRED_KEY_PUBLISH_SECS: u64 = MAX_ACCESS_TOKEN_TTL_SECS + 300;
 pub enum KeyStatus {
     Active,
     Retired,
+    /// Revoked (a compromise): never signs, never published, every token it signed refused.
+    Revoked,
 }
 
 /// The seed, encrypted: `iv` and `ciphertext` base64url, `master_key_id` names the key that sealed it.
@@ -97,14 +99,16 @@ impl SigningKeyRecord {
         match (self.status, self.retired_at) {
             (KeyStatus::Active, _) => true,
             (KeyStatus::Retired, Some(at)) => now < at.saturating_add(RETIRED_KEY_PUBLISH_SECS),
-            (KeyStatus::Retired, None) => false,
+            (KeyStatus::Retired, None) | (KeyStatus::Revoked, _) => false,
         }
     }
 
     /// When a retired key leaves the JWKS (`None` while active).
     pub fn unpublished_at(&self) -> Option<u64> {
         match (self.status, self.retired_at) {
-            (KeyStatus::Retired, Some(at)) => Some(at.saturating_add(RETIRED_KEY_PUBLISH_SECS)),
+            (KeyStatus::Retired | KeyStatus::Revoked, Some(at)) => {
+                Some(at.saturating_add(RETIRED_KEY_PUBLISH_SECS))
+            }
             _ => None,
         }
     }
@@ -115,7 +119,7 @@ impl SigningKeyRecord {
         match (self.status, self.retired_at) {
             (KeyStatus::Active, _) => true,
             (KeyStatus::Retired, Some(at)) => now < at,
-            (KeyStatus::Retired, None) => false,
+            (KeyStatus::Retired, None) | (KeyStatus::Revoked, _) => false,
         }
     }
 

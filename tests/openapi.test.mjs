@@ -21,6 +21,8 @@ const ROUTES = [
   ['get', '/orgs/{org}/.well-known/jwks.json'],
   ['post', '/orgs/{org}/sessions/anonymous'],
   ['post', '/orgs/{org}/token'],
+  ['post', '/orgs/{org}/revoke'],
+  ['post', '/orgs/{org}/introspect'],
   ['get', '/admin/v1/orgs/{org}'],
   ['put', '/admin/v1/orgs/{org}'],
   ['get', '/admin/v1/orgs/{org}/signing-keys'],
@@ -33,6 +35,8 @@ const ROUTES = [
   ['delete', '/admin/v1/orgs/{org}/keys/{key_id}'],
   ['get', '/admin/v1/orgs/{org}/audit'],
   ['get', '/admin/v1/orgs/{org}/providers'],
+  ['get', '/admin/v1/orgs/{org}/session-store'],
+  ['post', '/admin/v1/orgs/{org}/revocations'],
   ['get', '/admin/v1/orgs/{org}/providers/{provider_id}'],
   ['put', '/admin/v1/orgs/{org}/providers/{provider_id}'],
   ['delete', '/admin/v1/orgs/{org}/providers/{provider_id}'],
@@ -58,7 +62,7 @@ function routesOfSource() {
     return src.slice(start, end);
   };
   const allow = {};
-  for (const [, names, methods] of body('allow').matchAll(/((?:Self::\w+(?:\(_\))?[\s|]*)+)=>\s*"([^"]+)"/g)) {
+  for (const [, names, methods] of body('allow').matchAll(/((?:Self::\w+(?:\(_\))?[\s|]*)+)=>\s*\{?\s*"([^"]+)"/g)) {
     for (const [, name] of names.matchAll(/Self::(\w+)/g)) allow[name] = methods.split(', ').map((m) => m.toLowerCase());
   }
   const PARAM_AFTER = { orgs: 'org', 'signing-keys': 'kid', keys: 'key_id', providers: 'provider_id' };
@@ -300,6 +304,9 @@ describe('the document', () => {
         assert.ok(op.description.includes(`\`${scope}\``), `${what}: the description names ${scope}`);
         for (const status of ['401', '403', '404']) assert.ok(op.responses[status], `${what}: ${status} documented`);
         assert.equal(deref(op.responses['401']).content['application/json'].schema.$ref, '#/components/schemas/OAuthError');
+      } else if (path === '/orgs/{org}/introspect' && method === 'post') {
+        // Introspection is for org servers: the admin credential, scope tokens:introspect.
+        assert.deepEqual(op.security, [{ operator: [] }, { orgKey: ['tokens:introspect'] }], `${what}: security`);
       } else {
         assert.deepEqual(op.security, [], `${what}: public`);
         assert.equal(op['x-required-scope'], undefined, what);

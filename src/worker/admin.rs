@@ -8,7 +8,7 @@ use worker::{Context, Env, Request, Response, Url};
 
 use super::http::{self, Caching};
 use super::org_cache::{self, now_ms};
-use super::{auth, config, kv, org_keys, providers, webcrypto};
+use super::{auth, config, kv, org_keys, providers, revocations, shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::audit::AuditEntry;
 use crate::body::{json_object, media_type, MediaType};
@@ -90,6 +90,8 @@ pub async fn handle(
         (Endpoint::AdminOrgKey(id), _) => org_keys::revoke(&call, id).await,
         (Endpoint::AdminAudit, _) => list_audit(&call, url).await,
         (Endpoint::AdminProviders, _) => providers::list(&call).await,
+        (Endpoint::AdminSessionStore, _) => session_store(&call).await,
+        (Endpoint::AdminRevocations, _) => revocations::revoke_admin(req, &call).await,
         (Endpoint::AdminProvider(id), "GET") => providers::get(&call, id).await,
         (Endpoint::AdminProvider(id), "PUT") => providers::put(req, &call, id).await,
         (Endpoint::AdminProvider(id), _) => providers::delete(&call, id).await,
@@ -316,6 +318,25 @@ async fn retire_signing_key(call: &AdminCall<'_>, kid: &str) -> Result<Response,
     Ok(ok_json(
         200,
         &record.info().map_err(|_| ApiError::Internal)?,
+    ))
+}
+
+/// `GET …/session-store`: per shard, the families held and the calls served.
+async fn session_store(call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let shards = shards::stats(call.env, call.org).await?;
+    let total = |f: fn(&crate::family::ShardStats) -> u64| shards.iter().map(f).sum::<u64>();
+    Ok(ok_json(
+        200,
+        &json!({
+            "shards": shards,
+            "totals": {
+                "families": total(|s| s.families),
+                "revoked_families": total(|s| s.revoked_families),
+                "revocations": total(|s| s.revocations),
+                "calls": total(|s| s.calls),
+            }
+        }),
     ))
 }
 

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use worker::{Context, Env, Request};
 
 use super::org_cache::now_ms;
-use super::{config, http, kv};
+use super::{config, http, kv, shards};
 use crate::admin_credential::{admin_audience, PresentedCredential};
 use crate::api_error::ApiError;
 use crate::principal::Principal;
+use crate::revocation::TokenFacts;
 use crate::secret::{bearer_token, secrets_equal};
 
 /// A key's last-use stamp is written at most this often per isolate.
@@ -66,7 +67,20 @@ async fn org_key(
         .ok_or_else(|| ApiError::InvalidToken("invalid credential: unknown key".into()))?;
     let audiences: Vec<String> = origins.iter().map(|o| admin_audience(o)).collect();
     let now_ms = now_ms();
-    credential.verify(&key, &audiences, now_ms / 1000)?;
+    let claims = credential.verify(&key, &audiences, now_ms / 1000)?;
+    // KV may lag a revocation made elsewhere; the key's shard knows at once.
+    let facts = TokenFacts {
+        sub: key.id.clone(),
+        kid: Some(key.id.clone()),
+        jti: Some(claims.jti),
+        issued_at: claims.iat,
+        ..TokenFacts::default()
+    };
+    if !shards::check(env, &key.org, facts, None).await? {
+        return Err(ApiError::InvalidToken(
+            "invalid credential: the key has been revoked".into(),
+        ));
+    }
     stamp_last_used(ctx, store, &key.id, now_ms);
     Ok(Principal::OrgKey {
         org: key.org,

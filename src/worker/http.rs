@@ -79,10 +79,16 @@ pub fn error(e: &ApiError) -> Response {
 
 /// 204 for a deletion, not to be stored.
 pub fn no_content() -> Response {
+    empty(204)
+}
+
+/// An empty answer with `status`, not to be stored (RFC 7009's 200).
+pub fn empty(status: u16) -> Response {
     let headers = Headers::new();
     let _ = headers.set("Cache-Control", "no-store");
+    let _ = headers.set("Pragma", "no-cache");
     Response::builder()
-        .with_status(204)
+        .with_status(status)
         .with_headers(headers)
         .empty()
 }

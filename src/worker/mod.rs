@@ -7,11 +7,15 @@ mod config;
 mod documents;
 mod exchange;
 mod http;
+mod introspection;
 mod kv;
 mod org_cache;
 mod org_keys;
 mod providers;
+mod revocations;
+mod session_shard;
 mod sessions;
+mod shards;
 mod upstream_keys;
 mod webcrypto;
 
@@ -52,7 +56,7 @@ async fn serve(
         }
         Dispatch::Handle(route) if route.endpoint.is_public() => {
             grant_cors(req, env, &route, cors).await?;
-            serve_public(req, env, &route, &config::issuer_origin(env, &url)).await
+            serve_public(req, env, ctx, &route, &url).await
         }
         Dispatch::Handle(route) => admin::handle(req, env, ctx, &route, &url).await,
     }
@@ -85,11 +89,12 @@ async fn grant_cors(
 async fn serve_public(
     req: &mut Request,
     env: &Env,
+    worker_ctx: &Context,
     route: &Route,
-    origin: &str,
+    url: &worker::Url,
 ) -> Result<Response, ApiError> {
     let ctx = org_cache::get(env, &route.org).await?;
-    let issuer = ctx.record.issuer(origin);
+    let issuer = ctx.record.issuer(&config::issuer_origin(env, url));
     match route.endpoint {
         Endpoint::Metadata => Ok(documents::metadata(&ctx, &issuer)),
         Endpoint::Jwks => Ok(documents::jwks(&ctx)),
@@ -102,12 +107,24 @@ async fn serve_public(
             let body = http::read_body(req).await?;
             let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
             match params.require("grant_type")? {
-                "refresh_token" => sessions::refresh(&ctx, &params, &issuer).await,
+                "refresh_token" => sessions::refresh(env, &ctx, &params, &issuer).await,
                 GRANT_TYPE => exchange::exchange(env, &ctx, &params, &issuer).await,
                 other => Err(ApiError::UnsupportedGrantType(format!(
                     "grant_type {other} is not supported; supported: refresh_token, {GRANT_TYPE}"
                 ))),
             }
+        }
+        Endpoint::Revoke => {
+            let body = http::read_body(req).await?;
+            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            revocations::revoke_own(env, &ctx, &params, &issuer).await
+        }
+        Endpoint::Introspect => {
+            let principal =
+                auth::authenticate(req, env, worker_ctx, &config::own_origins(env, url)).await?;
+            let body = http::read_body(req).await?;
+            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            introspection::introspect(env, &ctx, &principal, &params, &issuer).await
         }
         _ => Err(ApiError::NotFound),
     }

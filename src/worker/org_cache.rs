@@ -15,6 +15,7 @@ use crate::jose::base64url;
 use crate::jose::header::encode_ed25519_header;
 use crate::jose::jwk::Jwks;
 use crate::org::{OrgId, OrgRecord};
+use crate::org_key::OrgKeyRecord;
 use crate::provider::ProviderRecord;
 use crate::secret::REFRESH_TOKEN_INFO_PREFIX;
 use crate::signing_key::{pkcs8_from_seed, seed_aad, signing_key, SigningKeyRecord};
@@ -42,6 +43,8 @@ pub struct OrgContext {
     pub refresh_key: CryptoKey,
     /// Identity providers, by id.
     pub providers: Vec<ProviderRecord>,
+    /// Active org keys: tokens an org's servers mint with them can be introspected.
+    pub org_keys: Vec<OrgKeyRecord>,
 }
 
 impl OrgContext {
@@ -152,6 +155,7 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         own_jwks,
         refresh_key,
         providers,
+        org_keys: org_keys.into_iter().filter(|k| k.is_active()).collect(),
     }))
 }
 

@@ -6,7 +6,7 @@ use worker::{Request, Response};
 
 use super::admin::{json_body, ok_json, AdminCall};
 use super::org_cache::{self, now_ms};
-use super::{config, kv, webcrypto};
+use super::{config, kv, shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::ids::random_id;
 use crate::jose::base64url;
@@ -14,6 +14,7 @@ use crate::jose::ed25519::Ed25519SigningKey;
 use crate::org_key::{
     encode_secret, seed_aad, CreateOrgKey, OrgKeyRecord, OrgKeyStatus, KEY_ID_PREFIX,
 };
+use crate::revocation::Revocation;
 use crate::signing_key::SealedSeed;
 
 /// `POST …/keys` → 201 with the key and, this once, its `secret`.
@@ -86,9 +87,23 @@ pub async fn get(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
     ))
 }
 
-/// `DELETE …/keys/{id}`: revokes the key at once; it leaves the JWKS and every credential it
-/// signs is refused. The record stays, as `revoked`, for the audit trail. Idempotent.
+/// `DELETE …/keys/{id}`: revokes the key at once; it leaves the JWKS, and every token it signed
+/// (admin credentials included) is refused from the next request on, in every shard of the org.
+/// The record stays, as `revoked`, for the audit trail. Idempotent.
 pub async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
+    let key = revoke_record(call, id).await?;
+    let revocation = Revocation::key(id, key.revoked_at.unwrap_or(now_ms() / 1000));
+    shards::revoke(call.env, call.org, None, revocation).await?;
+    let used = kv::keys_last_used(&call.store, &[id]).await?;
+    Ok(ok_json(
+        200,
+        &info_json(&key, used.into_iter().next().flatten())?,
+    ))
+}
+
+/// Marks the key revoked in KV (and audits it), if it is not already; the caller fans the
+/// revocation out to the shards.
+pub async fn revoke_record(call: &AdminCall<'_>, id: &str) -> Result<OrgKeyRecord, ApiError> {
     let mut key = find(call, id).await?;
     call.principal.may_delegate(&key.scopes)?;
     if key.is_active() {
@@ -99,11 +114,7 @@ pub async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError
         call.audit("key.revoke", id, json!({ "name": key.name }))
             .await?;
     }
-    let used = kv::keys_last_used(&call.store, &[id]).await?;
-    Ok(ok_json(
-        200,
-        &info_json(&key, used.into_iter().next().flatten())?,
-    ))
+    Ok(key)
 }
 
 /// The key, if it belongs to the org addressed; 404 otherwise (never says it exists elsewhere).

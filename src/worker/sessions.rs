@@ -2,13 +2,14 @@
 
 use serde::Serialize;
 use serde_json::json;
-use worker::Response;
+use worker::{Env, Response};
 
 use super::http::{self, Caching};
 use super::org_cache::{now_ms, OrgContext, Signer};
-use super::webcrypto;
+use super::{shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::body::Params;
+use crate::family::{Decision, RefreshCall, RefreshRules};
 use crate::ids::{random_id, SessionIds};
 use crate::jose::jws;
 use crate::refresh_token::{self, NewSession, RefreshPayload};
@@ -72,6 +73,7 @@ pub async fn create_anonymous(
 /// `POST /orgs/{org}/token` with `grant_type=refresh_token`: same subject and session, new access
 /// token, rotated refresh token. The scope may be narrowed, never widened (RFC 6749 §6).
 pub async fn refresh(
+    env: &Env,
     ctx: &OrgContext,
     params: &Params,
     issuer: &str,
@@ -80,6 +82,7 @@ pub async fn refresh(
     let old = open(ctx, presented).await?;
     let now = now_ms() / 1000;
     old.check(&ctx.record.id, now)?;
+    old.check_idle(now, ctx.record.settings.session_idle_ttl_secs)?;
     // The org may have narrowed what the session may hold since it began (its anonymous scope, or
     // the identity provider's allowed scopes): that applies now.
     let current_limit = match &old.exchanged {
@@ -114,18 +117,40 @@ pub async fn refresh(
     next.scope = session_scope.to_scope_string();
     let jti = random_id("", &split::<16>(&random[16..]).0);
     let granted = granted.to_scope_string();
-    let issued = issue(
-        ctx,
-        issuer,
-        &next,
-        &jti,
-        &granted,
-        split::<12>(&random[32..]).0,
-    )
-    .await?;
+    let candidate = seal_refresh(ctx, &next, split::<12>(&random[32..]).0).await?;
+    // The one Durable Object call: the family's shard rotates, repeats a recent child, or
+    // detects reuse.
+    let call = RefreshCall {
+        sid: old.sid.clone(),
+        sub: old.sub.clone(),
+        generation: old.generation,
+        auth_time: old.auth_time,
+        candidate,
+        session_exp: old.exp,
+        rules: RefreshRules {
+            reuse_interval_secs: ctx.record.settings.refresh_reuse_interval_secs,
+        },
+    };
+    let refresh_token = match shards::refresh(env, &ctx.record.id, &call).await? {
+        Decision::Rotate => call.candidate,
+        Decision::SameChild { child } => child,
+        Decision::Reuse => {
+            return Err(ApiError::invalid_grant(
+                "refresh token was already used: the session is revoked",
+            ))
+        }
+        Decision::Revoked => return Err(ApiError::invalid_grant("session has been revoked")),
+    };
+    let (access_token, expires_in) = sign_access(ctx, issuer, &next, &jti, &granted).await?;
+    let issued = Issued {
+        access_token,
+        expires_in,
+        refresh_token,
+    };
     Ok(token_response(&issued, &next, &granted))
 }
 
+/// A new access token and the session's refresh token, sealed.
 pub async fn issue(
     ctx: &OrgContext,
     issuer: &str,
@@ -134,13 +159,28 @@ pub async fn issue(
     scope: &str,
     iv: [u8; 12],
 ) -> Result<Issued, ApiError> {
+    let (access_token, expires_in) = sign_access(ctx, issuer, session, jti, scope).await?;
+    Ok(Issued {
+        access_token,
+        expires_in,
+        refresh_token: seal_refresh(ctx, session, iv).await?,
+    })
+}
+
+/// An access token for the session, and its lifetime in seconds.
+async fn sign_access(
+    ctx: &OrgContext,
+    issuer: &str,
+    session: &RefreshPayload,
+    jti: &str,
+    scope: &str,
+) -> Result<(String, u64), ApiError> {
     let signer = ctx.signer.as_ref().ok_or_else(|| {
         ApiError::Misconfigured(format!(
             "org {} has no active signing key",
             ctx.record.id.as_str()
         ))
     })?;
-    let settings = &ctx.record.settings;
     let audiences = match &session.exchanged {
         Some(ex) => ex.aud.clone(),
         None => ctx.record.audiences(issuer),
@@ -157,10 +197,18 @@ pub async fn issue(
     let claims = view.access_claims(
         jti,
         session.iat,
-        settings.access_token_ttl_secs,
+        ctx.record.settings.access_token_ttl_secs,
         session.exp,
     );
-    let access_token = sign(signer, &claims).await?;
+    Ok((sign(signer, &claims).await?, claims.exp - claims.iat))
+}
+
+/// The session as a refresh token: sealed under the org's refresh-token key.
+async fn seal_refresh(
+    ctx: &OrgContext,
+    session: &RefreshPayload,
+    iv: [u8; 12],
+) -> Result<String, ApiError> {
     let sealed = webcrypto::aes_gcm_seal(
         &ctx.refresh_key,
         &iv,
@@ -168,11 +216,7 @@ pub async fn issue(
         &session.to_json(),
     )
     .await?;
-    Ok(Issued {
-        access_token,
-        expires_in: claims.exp - claims.iat,
-        refresh_token: refresh_token::encode(&iv, &sealed),
-    })
+    Ok(refresh_token::encode(&iv, &sealed))
 }
 
 /// Signs claims as a compact JWS with the org's active key, through WebCrypto.
@@ -183,7 +227,7 @@ pub async fn sign(signer: &Signer, claims: &impl Serialize) -> Result<String, Ap
     Ok(jws::assemble(&input, &signature))
 }
 
-async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiError> {
+pub async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiError> {
     let (iv, ciphertext) = refresh_token::decode(token)?;
     let plaintext = webcrypto::aes_gcm_open(
         &ctx.refresh_key,

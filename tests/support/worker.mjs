@@ -86,12 +86,12 @@ export async function startWorker(opts = {}) {
   child.stderr.on('data', (d) => output.push(d.toString()));
   const url = `http://127.0.0.1:${port}`;
   await waitUntilServing(url, child, output);
-  return new TestWorker({ child, url, operatorToken, persistDir, configDir, output });
+  return new TestWorker({ child, url, masterKey, operatorToken, persistDir, configDir, output });
 }
 
 export class TestWorker {
-  constructor({ child, url, operatorToken, persistDir, configDir, output }) {
-    Object.assign(this, { child, url, operatorToken, persistDir, configDir, output });
+  constructor({ child, url, masterKey, operatorToken, persistDir, configDir, output }) {
+    Object.assign(this, { child, url, masterKey, operatorToken, persistDir, configDir, output });
   }
 
   /** Stops wrangler dev and waits for it (and its workerd) to exit. */

@@ -1,0 +1,106 @@
+//! Calls to an org's `SessionShard` Durable Objects (binding `SESSIONS`). One shard per hash of
+//! the subject; see `family`.
+
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsValue;
+use worker::{Env, Method, Request, RequestInit, Stub};
+
+use crate::api_error::ApiError;
+use crate::family::{
+    shard_name, shard_of, CheckCall, CheckResult, Decision, RefreshCall, RevokeCall, ShardStats,
+    SHARDS,
+};
+use crate::org::OrgId;
+use crate::revocation::{Kind, Revocation, TokenFacts};
+
+/// The Durable Object namespace binding of the session shards.
+pub const SESSIONS_BINDING: &str = "SESSIONS";
+
+fn stub(env: &Env, org: &OrgId, shard: u8) -> Result<Stub, ApiError> {
+    let namespace = env.durable_object(SESSIONS_BINDING).map_err(|_| {
+        ApiError::Misconfigured(format!(
+            "Durable Object binding {SESSIONS_BINDING} is missing"
+        ))
+    })?;
+    namespace
+        .id_from_name(&shard_name(org, shard))
+        .and_then(|id| id.get_stub())
+        .map_err(|_| ApiError::Internal)
+}
+
+async fn call<T: DeserializeOwned>(
+    stub: &Stub,
+    op: &str,
+    body: Option<String>,
+) -> Result<T, ApiError> {
+    let mut init = RequestInit::new();
+    init.with_method(if body.is_some() {
+        Method::Post
+    } else {
+        Method::Get
+    })
+    .with_body(body.map(|b| JsValue::from_str(&b)));
+    let req = Request::new_with_init(&format!("https://shard/{op}"), &init)
+        .map_err(|_| ApiError::Internal)?;
+    let mut res = stub
+        .fetch_with_request(req)
+        .await
+        .map_err(|_| ApiError::Unavailable("session store unreachable".into()))?;
+    if res.status_code() != 200 {
+        return Err(ApiError::Internal);
+    }
+    res.json().await.map_err(|_| ApiError::Internal)
+}
+
+/// The one Durable Object call of a refresh: the subject's shard decides and records.
+pub async fn refresh(env: &Env, org: &OrgId, refresh: &RefreshCall) -> Result<Decision, ApiError> {
+    let stub = stub(env, org, shard_of(org, &refresh.sub))?;
+    let body = serde_json::to_string(refresh).map_err(|_| ApiError::Internal)?;
+    call(&stub, "refresh", Some(body)).await
+}
+
+/// Records a revocation where it will be checked: a key's in every shard of the org (bounded:
+/// [`SHARDS`] calls), any other in the shard of `sub`.
+pub async fn revoke(
+    env: &Env,
+    org: &OrgId,
+    sub: Option<&str>,
+    revocation: Revocation,
+) -> Result<(), ApiError> {
+    let body = serde_json::to_string(&RevokeCall {
+        revocation: revocation.clone(),
+    })
+    .map_err(|_| ApiError::Internal)?;
+    let shards: Vec<u8> = match (revocation.kind, sub) {
+        (Kind::Kid, _) => (0..SHARDS).collect(),
+        (_, Some(sub)) => vec![shard_of(org, sub)],
+        (_, None) => return Err(ApiError::Internal),
+    };
+    for shard in shards {
+        call::<serde_json::Value>(&stub(env, org, shard)?, "revoke", Some(body.clone())).await?;
+    }
+    Ok(())
+}
+
+/// The one Durable Object call that tells whether a token is still good.
+pub async fn check(
+    env: &Env,
+    org: &OrgId,
+    facts: TokenFacts,
+    generation: Option<u32>,
+) -> Result<bool, ApiError> {
+    let stub = stub(env, org, shard_of(org, &facts.sub))?;
+    let body =
+        serde_json::to_string(&CheckCall { facts, generation }).map_err(|_| ApiError::Internal)?;
+    let result: CheckResult = call(&stub, "check", Some(body)).await?;
+    Ok(result.active)
+}
+
+/// Every shard's statistics, in shard order.
+pub async fn stats(env: &Env, org: &OrgId) -> Result<Vec<ShardStats>, ApiError> {
+    let mut out = Vec::with_capacity(SHARDS as usize);
+    for shard in 0..SHARDS {
+        out.push(call(&stub(env, org, shard)?, "stats", None).await?);
+    }
+    Ok(out)
+}
