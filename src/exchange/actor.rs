@@ -9,6 +9,7 @@ use crate::jose::claims::{decode_claims, Claims};
 use crate::jose::jwk::Jwks;
 use crate::jose::jws::{self, ParseOptions};
 use crate::jose::JoseError;
+use crate::revocation::TokenFacts;
 
 /// Leeway on our own tokens' times: the same clocks issued them.
 const LEEWAY_SECS: u64 = 5;
@@ -26,8 +27,14 @@ fn rejected(why: impl std::fmt::Display) -> ApiError {
 }
 
 /// Verifies `token` as one of our access tokens for `issuer`, signed by a key of `jwks` (the
-/// org's published signing keys), and says what it links.
-pub fn verify(token: &str, jwks: &Jwks, issuer: &str, now: u64) -> Result<ActorLink, ApiError> {
+/// org's published signing keys), and says what it links, with the facts its revocation state is
+/// then checked on.
+pub fn verify(
+    token: &str,
+    jwks: &Jwks,
+    issuer: &str,
+    now: u64,
+) -> Result<(ActorLink, TokenFacts), ApiError> {
     let parsed = jws::parse(
         token,
         &ParseOptions::eddsa_only().with_expected_typ("at+jwt"),
@@ -42,16 +49,29 @@ pub fn verify(token: &str, jwks: &Jwks, issuer: &str, now: u64) -> Result<ActorL
     if now >= claims.exp.saturating_add(LEEWAY_SECS) {
         return Err(rejected(JoseError::Expired));
     }
+    let facts = TokenFacts {
+        sub: claims.sub.clone(),
+        sid: claims.sid.clone(),
+        jti: Some(claims.jti.clone()),
+        kid: Some(parsed.header().kid.clone()),
+        issued_at: claims.iat,
+    };
     if claims.extra.get("anonymous") == Some(&Value::Bool(true)) {
-        return Ok(ActorLink::Upgrade {
+        let link = ActorLink::Upgrade {
             anonymous_sub: claims.sub,
-        });
+        };
+        return Ok((link, facts));
     }
     let mut act = json!({ "sub": claims.sub });
     if let Some(inner) = claims.extra.get("act") {
         act["act"] = inner.clone();
     }
-    Ok(ActorLink::Delegation { act })
+    Ok((ActorLink::Delegation { act }, facts))
+}
+
+/// The error for an actor token that verified but has been revoked.
+pub fn revoked() -> ApiError {
+    rejected("the token has been revoked")
 }
 
 #[cfg(test)]
@@ -94,12 +114,16 @@ mod tests {
     #[test]
     fn an_anonymous_token_upgrades() {
         let t = token(claims(json!({"anonymous": true})), "at+jwt");
+        let (link, facts) = verify(&t, &jwks(), ISS, NOW).unwrap();
         assert_eq!(
-            verify(&t, &jwks(), ISS, NOW).unwrap(),
+            link,
             ActorLink::Upgrade {
                 anonymous_sub: "anon_1".into()
             }
         );
+        assert_eq!(facts.sub, "anon_1");
+        assert_eq!(facts.jti.as_deref(), Some("j"));
+        assert_eq!(facts.issued_at, NOW);
     }
 
     #[test]
@@ -109,7 +133,7 @@ mod tests {
             "at+jwt",
         );
         assert_eq!(
-            verify(&t, &jwks(), ISS, NOW).unwrap(),
+            verify(&t, &jwks(), ISS, NOW).unwrap().0,
             ActorLink::Delegation {
                 act: json!({"sub": "p|u1", "act": {"sub": "svc"}})
             }

@@ -7,7 +7,7 @@ use worker::{Env, Response};
 use super::http::{self, Caching};
 use super::org_cache::{now_ms, OrgContext};
 use super::sessions::{self, split, RANDOM_LEN};
-use super::{upstream_keys, webcrypto};
+use super::{shards, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
 use crate::body::Params;
 use crate::exchange::actor::{self, ActorLink};
@@ -41,10 +41,17 @@ pub async fn exchange(
     let claims = policy::mapped_claims(&identity.claims, &provider.settings.claim_mapping)?;
     let (anonymous_sub, act) = match req.actor_token {
         None => (None, None),
-        Some(token) => match actor::verify(token, &ctx.own_jwks, issuer, now)? {
-            ActorLink::Upgrade { anonymous_sub } => (Some(anonymous_sub), None),
-            ActorLink::Delegation { act } => (None, Some(act)),
-        },
+        Some(token) => {
+            let (link, facts) = actor::verify(token, &ctx.own_jwks, issuer, now)?;
+            // One of our own tokens: the one Durable Object call, for its revocation state.
+            if !shards::check(env, &ctx.record.id, facts, None).await? {
+                return Err(actor::revoked());
+            }
+            match link {
+                ActorLink::Upgrade { anonymous_sub } => (Some(anonymous_sub), None),
+                ActorLink::Delegation { act } => (None, Some(act)),
+            }
+        }
     };
 
     let random: [u8; RANDOM_LEN] = webcrypto::random()?;
