@@ -38,6 +38,9 @@ pub enum ApiError {
     Conflict(String),
     /// 503 `temporarily_unavailable`: configuration or a binding is missing; names it, never a value.
     Misconfigured(String),
+    /// 429 `rate_limit_exceeded`: a per-IP limit or the org's monthly quota; retry after the
+    /// given seconds.
+    RateLimited { retry_after: u64, message: String },
     /// 503 `temporarily_unavailable`: an upstream (an identity provider) cannot be reached.
     Unavailable(String),
     /// 500 `server_error`: a storage or runtime failure. The description is generic on purpose.
@@ -60,6 +63,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType | Self::JsonOnly => 415,
             Self::Internal => 500,
+            Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Unavailable(_) => 503,
         }
     }
@@ -81,6 +85,7 @@ impl ApiError {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::Misconfigured(_) | Self::Unavailable(_) => "temporarily_unavailable",
             Self::Internal => "server_error",
         }
@@ -101,6 +106,7 @@ impl ApiError {
             Self::InsufficientScope(scope) => {
                 format!("this credential lacks the scope {scope}")
             }
+            Self::RateLimited { message, .. } => message.clone(),
             Self::NotFound => "no such resource".into(),
             Self::MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             Self::PayloadTooLarge { limit } => format!("request body larger than {limit} bytes"),
@@ -113,10 +119,14 @@ impl ApiError {
         }
     }
 
-    /// The JSON body: `{"error": ..., "error_description": ...}`.
+    /// The JSON body: `{"error": ..., "error_description": ...}`; a 429 also has `message`.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": self.code(), "error_description": self.description() })
-            .to_string()
+        let mut body =
+            serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        if let Self::RateLimited { message, .. } = self {
+            body["message"] = message.clone().into();
+        }
+        body.to_string()
     }
 
     pub fn invalid_request(msg: impl Into<String>) -> Self {
@@ -186,6 +196,14 @@ mod tests {
             (ApiError::UnsupportedMediaType, 415, "invalid_request"),
             (ApiError::JsonOnly, 415, "invalid_request"),
             (ApiError::Internal, 500, "server_error"),
+            (
+                ApiError::RateLimited {
+                    retry_after: 1,
+                    message: "m".into(),
+                },
+                429,
+                "rate_limit_exceeded",
+            ),
             (
                 ApiError::Misconfigured("MASTER_KEY".into()),
                 503,

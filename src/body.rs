@@ -110,8 +110,15 @@ pub fn json_object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> R
     let object = strict_json::parse_object(body).map_err(|e| {
         ApiError::invalid_request(format!("invalid {what}: must be a JSON object ({e})"))
     })?;
-    serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|e| ApiError::invalid_request(format!("invalid {what}: {e}")))
+    serde_path_to_error::deserialize(serde_json::Value::Object(object)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::invalid_request(format!("invalid {what}: {inner}"))
+        } else {
+            ApiError::invalid_request(format!("invalid {what}: {path}: {inner}"))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -185,6 +192,8 @@ mod tests {
             a: String,
         }
         assert!(json_object::<S>(b"{}", "s").is_ok());
+        let e = json_object::<S>(br#"{"a": 5}"#, "thing").unwrap_err();
+        assert!(e.description().starts_with("invalid thing: a: "), "{e}");
         for bad in [
             &b"[]"[..],
             b"[\"x\"]",

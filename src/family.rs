@@ -110,6 +110,15 @@ pub fn is_live_generation(family: Option<&Family>, generation: u32) -> bool {
     }
 }
 
+/// Purge what can no longer matter at `as_of` (default: now). A time in the future simulates the
+/// passing of time; the worker accepts it only in development.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeCall {
+    #[serde(default)]
+    pub as_of: Option<u64>,
+}
+
 /// What a shard holds, for operators and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardStats {

@@ -18,6 +18,7 @@ pub mod family;
 pub mod ids;
 pub mod introspection;
 pub mod jose;
+pub mod limits;
 pub mod org;
 pub mod org_key;
 pub mod principal;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_error::ApiError;
 use crate::body::json_object;
 use crate::cors::Origin;
+use crate::limits::{AnonymousRateLimit, Tier};
 use crate::session::ScopeSet;
 
 /// Access-token lifetime when an org sets none: short on purpose.
@@ -76,6 +77,15 @@ pub struct OrgSettings {
     /// A session not refreshed for this long ends. 0: no idle limit.
     #[serde(default = "default_idle_ttl")]
     pub session_idle_ttl_secs: u64,
+    /// New anonymous sessions per client IP per minute: the tier the org picks.
+    #[serde(default)]
+    pub anonymous_rate_limit: AnonymousRateLimit,
+    /// The org's plan (monthly token quota). Only the platform operator changes it.
+    #[serde(default)]
+    pub tier: Tier,
+    /// A custom monthly token quota replacing the tier's. Only the platform operator sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_quota: Option<u64>,
 }
 
 /// Default reuse interval: long enough for a retry on a flaky network or a second tab.
@@ -116,11 +126,24 @@ impl Default for OrgSettings {
             anonymous_sessions: true,
             refresh_reuse_interval_secs: DEFAULT_REUSE_INTERVAL_SECS,
             session_idle_ttl_secs: DEFAULT_IDLE_TTL_SECS,
+            anonymous_rate_limit: AnonymousRateLimit::default(),
+            tier: Tier::default(),
+            monthly_quota: None,
         }
     }
 }
 
 impl OrgSettings {
+    /// Tokens the org may be issued per calendar month; `None`: unlimited.
+    pub fn quota(&self) -> Option<u64> {
+        self.monthly_quota.or(self.tier.monthly_quota())
+    }
+
+    /// Whether these settings change what only the platform operator may (plan and quota).
+    pub fn changes_plan(&self, before: &OrgSettings) -> bool {
+        self.tier != before.tier || self.monthly_quota != before.monthly_quota
+    }
+
     /// Parses an operator's JSON body; every problem names the field.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         let settings: Self = json_object(body, "org settings")?;

@@ -33,6 +33,8 @@ pub enum Endpoint {
     AdminAudit,
     /// Admin API: revoke a session, a subject, a token or a key.
     AdminRevocations,
+    /// Admin API: purge the org's session shards now (what their alarms do hourly).
+    AdminSessionStorePurge,
     /// Admin API: what the org's session shards hold (families, revocations, calls served).
     AdminSessionStore,
     /// Admin API: list identity providers.
@@ -53,7 +55,8 @@ impl Endpoint {
             Self::AdminSigningKeys => "GET, POST",
             Self::AdminRetireSigningKey(_)
             | Self::AdminRotateSigningKeys
-            | Self::AdminRevocations => "POST",
+            | Self::AdminRevocations
+            | Self::AdminSessionStorePurge => "POST",
             Self::AdminOrgKeys => "GET, POST",
             Self::AdminOrgKey(_) => "GET, DELETE",
             Self::AdminAudit | Self::AdminProviders | Self::AdminSessionStore => "GET",
@@ -85,7 +88,7 @@ impl Endpoint {
             Self::AdminAudit => AdminScope::AuditRead,
             Self::AdminSessionStore => AdminScope::SessionsRead,
             // A key revocation also needs keys:write; the handler checks it.
-            Self::AdminRevocations => AdminScope::SessionsRevoke,
+            Self::AdminRevocations | Self::AdminSessionStorePurge => AdminScope::SessionsRevoke,
             Self::AdminProviders | Self::AdminProvider(_) if read => AdminScope::ProvidersRead,
             Self::AdminProviders | Self::AdminProvider(_) => AdminScope::ProvidersWrite,
         })
@@ -165,6 +168,9 @@ fn resolve(path: &str) -> Option<Route> {
         ["admin", "v1", "orgs", org, "providers"] => (org, Endpoint::AdminProviders),
         ["admin", "v1", "orgs", org, "session-store"] => (org, Endpoint::AdminSessionStore),
         ["admin", "v1", "orgs", org, "revocations"] => (org, Endpoint::AdminRevocations),
+        ["admin", "v1", "orgs", org, "session-store", "purge"] => {
+            (org, Endpoint::AdminSessionStorePurge)
+        }
         ["admin", "v1", "orgs", org, "providers", id] if is_provider_id(id) => {
             (org, Endpoint::AdminProvider((*id).to_owned()))
         }
@@ -276,6 +282,7 @@ mod tests {
             (Endpoint::AdminProviders, "GET", ProvidersRead),
             (Endpoint::AdminSessionStore, "GET", SessionsRead),
             (Endpoint::AdminRevocations, "POST", SessionsRevoke),
+            (Endpoint::AdminSessionStorePurge, "POST", SessionsRevoke),
             (Endpoint::AdminProvider("p".into()), "GET", ProvidersRead),
             (Endpoint::AdminProvider("p".into()), "PUT", ProvidersWrite),
             (

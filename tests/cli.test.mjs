@@ -83,6 +83,18 @@ describe('the key lifecycle through the CLI', () => {
     assert.match(audit.split('\n')[1], new RegExp(`${adminKey.id}\\s+signing_key\\.rotate`));
   });
 
+  test('revoke: a session through the CLI, refused at its next refresh', async () => {
+    const s = (await worker.postForm('/orgs/cli-org/sessions/anonymous', {})).body;
+    const out = ok(tx(['revoke', '--sub', s.subject, '--sid', s.session_id], asKey(adminKey, 'cli-org')));
+    assert.match(out, new RegExp(`revoked sid ${s.session_id} \\(until \\d{4}-`));
+    const r = await worker.postForm('/orgs/cli-org/token', { grant_type: 'refresh_token', refresh_token: s.refresh_token });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_grant');
+    const bad = tx(['revoke', '--sid', 'x'], asKey(adminKey, 'cli-org'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /400 invalid_request/);
+  });
+
   test('token mint: an admin credential and a service token, both verifiable', async () => {
     const credential = ok(tx(['token', 'mint', '--admin'], asKey(adminKey, 'cli-org'))).trim();
     const res = await worker.request('/admin/v1/orgs/cli-org', { headers: { authorization: `Bearer ${credential}` } });

@@ -36,6 +36,7 @@ const ROUTES = [
   ['get', '/admin/v1/orgs/{org}/audit'],
   ['get', '/admin/v1/orgs/{org}/providers'],
   ['get', '/admin/v1/orgs/{org}/session-store'],
+  ['post', '/admin/v1/orgs/{org}/session-store/purge'],
   ['post', '/admin/v1/orgs/{org}/revocations'],
   ['get', '/admin/v1/orgs/{org}/providers/{provider_id}'],
   ['put', '/admin/v1/orgs/{org}/providers/{provider_id}'],

@@ -30,6 +30,8 @@ const OPERATIONS = [
   ['keys:read', 'GET', '/orgs/acme/signing-keys'],
   ['keys:write', 'POST', '/orgs/acme/signing-keys'],
   ['audit:read', 'GET', '/orgs/acme/audit'],
+  ['sessions:read', 'GET', '/orgs/acme/session-store'],
+  ['sessions:revoke', 'POST', '/orgs/acme/revocations', { sub: 'nobody-in-particular' }],
 ];
 
 const expectOk = (res, what) => assert.ok(res.status === 200 || res.status === 201, `${what}: ${res.status} ${JSON.stringify(res.body)}`);

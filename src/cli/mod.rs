@@ -62,6 +62,17 @@ enum Command {
     /// Identity providers whose tokens the org accepts in token exchange.
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// Revoke a session (--sub --sid), a subject (--sub), a token (--sub --jti) or a key (--kid).
+    Revoke {
+        #[arg(long)]
+        sub: Option<String>,
+        #[arg(long)]
+        sid: Option<String>,
+        #[arg(long)]
+        jti: Option<String>,
+        #[arg(long, conflicts_with_all = ["sub", "sid", "jti"])]
+        kid: Option<String>,
+    },
     /// The org's audit log, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -266,6 +277,24 @@ fn run(cli: &Cli) -> Result<String, CliError> {
         Command::SigningKeys(cmd) => signing_keys(cmd, &client, &org()?, &show)?,
         Command::Rotate(args) => rotate(args, &client, &org()?, &show)?,
         Command::Providers(cmd) => providers(cmd, &client, &org()?, &show)?,
+        Command::Revoke { sub, sid, jti, kid } => {
+            let mut body = json!({});
+            for (name, value) in [("sub", sub), ("sid", sid), ("jti", jti), ("kid", kid)] {
+                if let Some(v) = value {
+                    body[name] = json!(v);
+                }
+            }
+            let path = format!("/orgs/{}/revocations", org()?);
+            show(client.admin("POST", &path, Some(&body))?, |v| {
+                let r = &v["revocation"];
+                format!(
+                    "revoked {} {} (until {})",
+                    cell(&r["kind"]),
+                    cell(&r["value"]),
+                    time(&r["expires_at"])
+                )
+            })
+        }
         Command::Audit { limit } => show(
             client.admin(
                 "GET",

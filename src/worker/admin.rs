@@ -12,6 +12,7 @@ use super::{auth, config, kv, org_keys, providers, revocations, shards, webcrypt
 use crate::api_error::ApiError;
 use crate::audit::AuditEntry;
 use crate::body::{json_object, media_type, MediaType};
+use crate::family::PurgeCall;
 use crate::jose::base64url;
 use crate::jose::ed25519::Ed25519SigningKey;
 use crate::jose::jwk::thumbprint;
@@ -90,7 +91,8 @@ pub async fn handle(
         (Endpoint::AdminOrgKey(id), _) => org_keys::revoke(&call, id).await,
         (Endpoint::AdminAudit, _) => list_audit(&call, url).await,
         (Endpoint::AdminProviders, _) => providers::list(&call).await,
-        (Endpoint::AdminSessionStore, _) => session_store(&call).await,
+        (Endpoint::AdminSessionStore, _) => session_store(&call, None).await,
+        (Endpoint::AdminSessionStorePurge, _) => purge_session_store(req, &call).await,
         (Endpoint::AdminRevocations, _) => revocations::revoke_admin(req, &call).await,
         (Endpoint::AdminProvider(id), "GET") => providers::get(&call, id).await,
         (Endpoint::AdminProvider(id), "PUT") => providers::put(req, &call, id).await,
@@ -122,10 +124,31 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
 
 /// `PUT /admin/v1/orgs/{org}`: creates the org (201, operator only) or replaces its settings (200).
 async fn put_org(req: &mut Request, call: &AdminCall<'_>) -> Result<Response, ApiError> {
-    let settings: OrgSettings = json_body(req, "org settings").await?;
+    let body: serde_json::Map<String, serde_json::Value> = json_body(req, "org settings").await?;
+    let names_plan = body.contains_key("tier") || body.contains_key("monthly_quota");
+    let mut settings: OrgSettings = json_object(
+        serde_json::Value::Object(body).to_string().as_bytes(),
+        "org settings",
+    )?;
     settings.validate()?;
     let now = now_ms() / 1000;
-    let (record, status, action) = match kv::get_org(&call.store, call.org).await? {
+    let existing = kv::get_org(&call.store, call.org).await?;
+    let before = existing
+        .as_ref()
+        .map(|e| e.settings.clone())
+        .unwrap_or_default();
+    if call.principal != Principal::Operator {
+        // The plan is the operator's: an org key that names it must not change it, and one
+        // that leaves it out keeps it.
+        if names_plan && settings.changes_plan(&before) {
+            return Err(ApiError::AccessDenied(
+                "only the platform operator changes tier and monthly_quota".into(),
+            ));
+        }
+        settings.tier = before.tier;
+        settings.monthly_quota = before.monthly_quota;
+    }
+    let (record, status, action) = match existing {
         Some(existing) => (
             OrgRecord {
                 settings,
@@ -321,10 +344,38 @@ async fn retire_signing_key(call: &AdminCall<'_>, kid: &str) -> Result<Response,
     ))
 }
 
-/// `GET …/session-store`: per shard, the families held and the calls served.
-async fn session_store(call: &AdminCall<'_>) -> Result<Response, ApiError> {
+/// `POST …/session-store/purge`: runs every shard's purge now. `{"as_of": t}` simulates a later
+/// time and is accepted only in development (`DEV_MODE`).
+async fn purge_session_store(
+    req: &mut Request,
+    call: &AdminCall<'_>,
+) -> Result<Response, ApiError> {
+    let body = http::read_body(req).await?;
+    let purge: PurgeCall = if body.is_empty() {
+        PurgeCall::default()
+    } else {
+        json_object(&body, "purge")?
+    };
+    if purge.as_of.is_some() && !config::dev_mode(call.env) {
+        return Err(ApiError::invalid_request(
+            "as_of (a simulated time) is accepted only in development (DEV_MODE)",
+        ));
+    }
     call.require_org().await?;
-    let shards = shards::stats(call.env, call.org).await?;
+    session_store(call, Some(purge.as_of)).await
+}
+
+/// `GET …/session-store`: per shard, the families held and the calls served. With `purge`, every
+/// shard purges first (as of the time given, or now).
+async fn session_store(
+    call: &AdminCall<'_>,
+    purge: Option<Option<u64>>,
+) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let shards = match purge {
+        Some(as_of) => shards::purge(call.env, call.org, as_of).await?,
+        None => shards::stats(call.env, call.org).await?,
+    };
     let total = |f: fn(&crate::family::ShardStats) -> u64| shards.iter().map(f).sum::<u64>();
     Ok(ok_json(
         200,

@@ -68,6 +68,16 @@ pub fn operator_token(env: &Env) -> Result<String, ApiError> {
         })
 }
 
+/// The var that enables development conveniences (a simulated clock for purges). Never set it in
+/// production.
+pub const DEV_MODE_VAR: &str = "DEV_MODE";
+
+pub fn dev_mode(env: &Env) -> bool {
+    env.var(DEV_MODE_VAR)
+        .map(|v| v.to_string() == "true")
+        .unwrap_or(false)
+}
+
 /// The origin issuer URLs are built on.
 pub fn issuer_origin(env: &Env, request_url: &worker::Url) -> String {
     env.var(ISSUER_ORIGIN_VAR)

@@ -37,6 +37,11 @@ impl CorsGrant {
             }
         };
         let _ = headers.set("Access-Control-Allow-Origin", origin);
+        // Browser code may read what tells it when to retry.
+        let _ = headers.set(
+            "Access-Control-Expose-Headers",
+            "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset",
+        );
     }
 }
 
@@ -67,6 +72,9 @@ pub fn error(e: &ApiError) -> Response {
         }
         ApiError::InvalidToken(_) => {
             let _ = headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        }
+        ApiError::RateLimited { retry_after, .. } => {
+            let _ = headers.set("Retry-After", &retry_after.to_string());
         }
         ApiError::InsufficientScope(scope) => {
             let value = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");

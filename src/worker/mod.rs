@@ -9,8 +9,10 @@ mod exchange;
 mod http;
 mod introspection;
 mod kv;
+mod metering;
 mod org_cache;
 mod org_keys;
+mod org_usage;
 mod providers;
 mod revocations;
 mod session_shard;
@@ -62,6 +64,28 @@ async fn serve(
     }
 }
 
+/// Runs an issuing request under the org's monthly quota: admitted (or 429) first, refunded if it
+/// fails, flushed in the background when due, and answered with the quota headers.
+async fn metered(
+    env: &Env,
+    worker_ctx: &Context,
+    ctx: &org_cache::OrgContext,
+    issue: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    let org = &ctx.record.id;
+    let admission = metering::admit(env, ctx).await?;
+    let result = issue.await;
+    if admission.is_some() && result.is_err() {
+        metering::refund(org);
+    }
+    metering::flush_if_due(env, worker_ctx, org);
+    let mut response = result?;
+    if let Some(a) = &admission {
+        metering::headers(response.headers_mut(), a);
+    }
+    Ok(response)
+}
+
 /// Decides CORS before any work: public documents are shared with everyone; an org endpoint
 /// called from a browser origin the org does not allow is refused outright (403).
 async fn grant_cors(
@@ -101,18 +125,27 @@ async fn serve_public(
         Endpoint::AnonymousSession => {
             let body = http::read_body(req).await?;
             let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
-            sessions::create_anonymous(&ctx, &params, &issuer).await
+            metering::limit_anonymous(env, &ctx, req).await?;
+            let issue = sessions::create_anonymous(&ctx, &params, &issuer);
+            metered(env, worker_ctx, &ctx, issue).await
         }
         Endpoint::Token => {
             let body = http::read_body(req).await?;
             let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
-            match params.require("grant_type")? {
-                "refresh_token" => sessions::refresh(env, &ctx, &params, &issuer).await,
-                GRANT_TYPE => exchange::exchange(env, &ctx, &params, &issuer).await,
-                other => Err(ApiError::UnsupportedGrantType(format!(
-                    "grant_type {other} is not supported; supported: refresh_token, {GRANT_TYPE}"
-                ))),
+            let grant = params.require("grant_type")?;
+            if grant != "refresh_token" && grant != GRANT_TYPE {
+                return Err(ApiError::UnsupportedGrantType(format!(
+                    "grant_type {grant} is not supported; supported: refresh_token, {GRANT_TYPE}"
+                )));
             }
+            let issue = async {
+                if grant == GRANT_TYPE {
+                    exchange::exchange(env, &ctx, &params, &issuer).await
+                } else {
+                    sessions::refresh(env, &ctx, &params, &issuer).await
+                }
+            };
+            metered(env, worker_ctx, &ctx, issue).await
         }
         Endpoint::Revoke => {
             let body = http::read_body(req).await?;

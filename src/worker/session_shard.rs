@@ -15,7 +15,7 @@
 //! Operations: `/refresh` (rotate, repeat the child, or detect reuse; refused when a revocation
 //! covers the session), `/revoke` (record a revocation; a session or subject revocation also marks
 //! its families revoked), `/check` (is a token covered by a revocation, or a refresh token spent),
-//! `/stats`.
+//! `/purge` (what the alarm runs, on demand), `/stats`.
 //!
 //! A family row lives until its session's absolute end (`expires_at`), a revocation until nothing
 //! it covers can be valid; an alarm purges expired rows (hourly while any remain), so storage
@@ -25,8 +25,8 @@ use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use crate::family::{
-    decide, is_live_generation, CheckCall, CheckResult, Decision, Family, RefreshCall, RevokeCall,
-    ShardStats,
+    decide, is_live_generation, CheckCall, CheckResult, Decision, Family, PurgeCall, RefreshCall,
+    RevokeCall, ShardStats,
 };
 use crate::revocation::{covering, Kind, Revocation, TokenFacts};
 
@@ -98,19 +98,18 @@ impl DurableObject for SessionShard {
                 let call: CheckCall = req.json().await?;
                 Response::from_json(&self.check(&call)?)
             }
+            "/purge" => {
+                let call: PurgeCall = req.json().await?;
+                self.purge(call.as_of.unwrap_or_else(now_secs))?;
+                Response::from_json(&self.stats()?)
+            }
             "/stats" => Response::from_json(&self.stats()?),
             _ => Response::error("no such shard operation", 404),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let sql = self.state.storage().sql();
-        let now = (now_secs() as f64).into();
-        sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![now])?;
-        let now = (now_secs() as f64).into();
-        sql.exec("DELETE FROM revocations WHERE expires_at <= ?", vec![now])?;
-        let rows = self.count("SELECT COUNT(*) AS n FROM families")?
-            + self.count("SELECT COUNT(*) AS n FROM revocations")?;
+        let rows = self.purge(now_secs())?;
         if rows > 0 {
             self.state
                 .storage()
@@ -228,6 +227,23 @@ impl SessionShard {
     /// Records a revocation (a later one of the same subject moves its time forward); a session
     /// or subject revocation also marks the families it covers revoked.
     fn revoke(&self, r: &Revocation) -> Result<()> {
+        // A session revocation need not outlive the session: when its family is known, its end.
+        let expires_at = match r.kind {
+            Kind::Sid => {
+                let ends: Vec<Count> = self
+                    .state
+                    .storage()
+                    .sql()
+                    .exec(
+                        "SELECT expires_at AS n FROM families WHERE sid = ?",
+                        vec![r.value.clone().into()],
+                    )?
+                    .to_array()?;
+                ends.first()
+                    .map_or(r.expires_at, |e| r.expires_at.min(e.n as u64))
+            }
+            _ => r.expires_at,
+        };
         self.state.storage().sql().exec(
             "INSERT INTO revocations (kind, value, at, expires_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (kind, value) DO UPDATE SET at = MAX(at, excluded.at),
@@ -236,7 +252,7 @@ impl SessionShard {
                 r.kind.name().to_owned().into(),
                 r.value.clone().into(),
                 (r.at as f64).into(),
-                (r.expires_at as f64).into(),
+                (expires_at as f64).into(),
             ],
         )?;
         match r.kind {
@@ -260,6 +276,19 @@ impl SessionShard {
             None => family.is_none_or(|f| f.revoked_at.is_none()),
         };
         Ok(CheckResult { active })
+    }
+
+    /// Deletes every row that can no longer matter at `as_of`; returns how many remain.
+    fn purge(&self, as_of: u64) -> Result<u64> {
+        let sql = self.state.storage().sql();
+        for table in ["families", "revocations"] {
+            sql.exec(
+                &format!("DELETE FROM {table} WHERE expires_at <= ?"),
+                vec![(as_of as f64).into()],
+            )?;
+        }
+        Ok(self.count("SELECT COUNT(*) AS n FROM families")?
+            + self.count("SELECT COUNT(*) AS n FROM revocations")?)
     }
 
     fn count_call(&self) -> Result<()> {

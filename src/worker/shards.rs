@@ -7,8 +7,8 @@ use worker::{Env, Method, Request, RequestInit, Stub};
 
 use crate::api_error::ApiError;
 use crate::family::{
-    shard_name, shard_of, CheckCall, CheckResult, Decision, RefreshCall, RevokeCall, ShardStats,
-    SHARDS,
+    shard_name, shard_of, CheckCall, CheckResult, Decision, PurgeCall, RefreshCall, RevokeCall,
+    ShardStats, SHARDS,
 };
 use crate::org::OrgId;
 use crate::revocation::{Kind, Revocation, TokenFacts};
@@ -94,6 +94,20 @@ pub async fn check(
         serde_json::to_string(&CheckCall { facts, generation }).map_err(|_| ApiError::Internal)?;
     let result: CheckResult = call(&stub, "check", Some(body)).await?;
     Ok(result.active)
+}
+
+/// Runs every shard's purge now (or as of a simulated time); their statistics after it.
+pub async fn purge(
+    env: &Env,
+    org: &OrgId,
+    as_of: Option<u64>,
+) -> Result<Vec<ShardStats>, ApiError> {
+    let body = serde_json::to_string(&PurgeCall { as_of }).map_err(|_| ApiError::Internal)?;
+    let mut out = Vec::with_capacity(SHARDS as usize);
+    for shard in 0..SHARDS {
+        out.push(call(&stub(env, org, shard)?, "purge", Some(body.clone())).await?);
+    }
+    Ok(out)
 }
 
 /// Every shard's statistics, in shard order.

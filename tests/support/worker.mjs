@@ -62,7 +62,8 @@ async function waitUntilServing(url, child, output) {
 
 /**
  * Starts the worker. Options: masterKey, operatorToken (secrets; `null` leaves one unset),
- * persistDir (KV state directory, so a test can restart the worker on the same data).
+ * persistDir (KV state directory, so a test can restart the worker on the same data), devMode
+ * (sets DEV_MODE=true: development conveniences such as a simulated clock for purges).
  */
 export async function startWorker(opts = {}) {
   const masterKey = opts.masterKey === undefined ? randomSecret() : opts.masterKey;
@@ -73,6 +74,7 @@ export async function startWorker(opts = {}) {
   const vars = [];
   if (masterKey !== null) vars.push(`MASTER_KEY=${masterKey}`);
   if (operatorToken !== null) vars.push(`OPERATOR_TOKEN=${operatorToken}`);
+  if (opts.devMode) vars.push('DEV_MODE=true');
   writeFileSync(join(configDir, '.dev.vars'), vars.join('\n') + '\n');
   const port = await freePort();
   const child = spawn(
@@ -170,9 +172,12 @@ export class TestWorker {
     return res.body;
   }
 
-  /** Creates an org with `settings` and one signing key; returns the key creation response body. */
+  /**
+   * Creates an org with `settings` and one signing key; returns the key creation response body.
+   * Tests start many sessions from one address, so the per-IP limit is off unless they set it.
+   */
   async createOrg(org, settings = {}) {
-    const put = await this.operator('PUT', `/orgs/${org}`, settings);
+    const put = await this.operator('PUT', `/orgs/${org}`, { anonymous_rate_limit: 'off', ...settings });
     if (put.status !== 201) throw new Error(`create org ${org}: ${put.status} ${JSON.stringify(put.body)}`);
     const key = await this.operator('POST', `/orgs/${org}/signing-keys`);
     if (key.status !== 201) throw new Error(`create key ${org}: ${key.status} ${JSON.stringify(key.body)}`);

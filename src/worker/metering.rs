@@ -1,0 +1,155 @@
+//! Rate limits and quotas on the issuing endpoints (new anonymous sessions, the token endpoint):
+//! the per-IP limit through the Rate Limiting binding, and the org's monthly quota counted in the
+//! isolate (`limits::QuotaCounter`) and flushed to its `OrgUsage` object in batches with
+//! `waitUntil`. Metered responses carry `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use wasm_bindgen::JsValue;
+use worker::{Context, Env, Headers, Method, Request, RequestInit};
+
+use super::http;
+use super::org_cache::{now_ms, OrgContext};
+use crate::api_error::ApiError;
+use crate::limits::{quota_month, Admission, QuotaCounter, RATE_PERIOD_SECS};
+use crate::org::OrgId;
+
+/// The Durable Object namespace binding of the usage objects.
+pub const USAGE_BINDING: &str = "USAGE";
+
+thread_local! {
+    static COUNTERS: RefCell<HashMap<OrgId, QuotaCounter>> = RefCell::new(HashMap::new());
+}
+
+/// Refuses a new anonymous session over the org's per-IP limit (429, `Retry-After`).
+pub async fn limit_anonymous(env: &Env, ctx: &OrgContext, req: &Request) -> Result<(), ApiError> {
+    let tier = ctx.record.settings.anonymous_rate_limit;
+    let Some(binding) = tier.binding() else {
+        return Ok(());
+    };
+    let limiter = env.rate_limiter(binding).map_err(|_| {
+        ApiError::Misconfigured(format!("rate limiting binding {binding} is missing"))
+    })?;
+    let ip = http::header(req, "CF-Connecting-IP").unwrap_or_else(|| "unknown".into());
+    let key = format!("{}:{ip}", ctx.record.id.as_str());
+    let outcome = limiter.limit(key).await.map_err(|_| ApiError::Internal)?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited {
+            retry_after: RATE_PERIOD_SECS,
+            message: format!(
+                "too many new anonymous sessions from this address: {} per minute",
+                tier.per_minute().unwrap_or(0)
+            ),
+        })
+    }
+}
+
+/// Counts one issuance against the org's monthly quota; 429 when it is used up. `None` for an
+/// unlimited org. The first metered request of an org in an isolate reads the month's total.
+pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, ApiError> {
+    let Some(limit) = ctx.record.settings.quota() else {
+        return Ok(None);
+    };
+    let now = now_ms() / 1000;
+    let (month, reset) = quota_month(now);
+    let org = &ctx.record.id;
+    let known = COUNTERS.with(|c| c.borrow().get(org).is_some_and(|q| q.month == month));
+    if !known {
+        let total = add_usage(env, org, &month, 0).await?;
+        COUNTERS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() > 4096 {
+                c.clear();
+            }
+            let q = c.entry(org.clone()).or_default();
+            if q.month != month {
+                *q = QuotaCounter {
+                    month: month.clone(),
+                    last_flush_ms: now_ms(),
+                    ..QuotaCounter::default()
+                };
+            }
+            q.confirmed = q.confirmed.max(total);
+        });
+    }
+    let admission = COUNTERS.with(|c| {
+        c.borrow_mut()
+            .entry(org.clone())
+            .or_default()
+            .admit(&month, reset, limit)
+    });
+    if admission.allowed {
+        Ok(Some(admission))
+    } else {
+        Err(ApiError::RateLimited {
+            retry_after: reset.saturating_sub(now).max(1),
+            message: format!("the org's monthly quota of {limit} tokens is used up"),
+        })
+    }
+}
+
+/// Takes back an admission whose request failed: only issued tokens count.
+pub fn refund(org: &OrgId) {
+    COUNTERS.with(|c| {
+        if let Some(q) = c.borrow_mut().get_mut(org) {
+            q.pending = q.pending.saturating_sub(1);
+        }
+    });
+}
+
+/// Sends this isolate's pending count to the usage object in the background, when due.
+pub fn flush_if_due(env: &Env, worker_ctx: &Context, org: &OrgId) {
+    let due = COUNTERS.with(|c| {
+        c.borrow_mut()
+            .get_mut(org)
+            .and_then(|q| q.take_flush(now_ms()).map(|n| (q.month.clone(), n)))
+    });
+    let Some((month, n)) = due else {
+        return;
+    };
+    let env = env.clone();
+    let org = org.clone();
+    worker_ctx.wait_until(async move {
+        let total = add_usage(&env, &org, &month, n).await.ok();
+        COUNTERS.with(|c| {
+            if let Some(q) = c.borrow_mut().get_mut(&org) {
+                q.confirm(&month, total, n);
+            }
+        });
+    });
+}
+
+/// The quota headers of a metered response.
+pub fn headers(headers: &Headers, a: &Admission) {
+    let _ = headers.set("X-RateLimit-Limit", &a.limit.to_string());
+    let _ = headers.set("X-RateLimit-Remaining", &a.remaining.to_string());
+    let _ = headers.set("X-RateLimit-Reset", &a.reset.to_string());
+}
+
+async fn add_usage(env: &Env, org: &OrgId, month: &str, n: u64) -> Result<u64, ApiError> {
+    let namespace = env.durable_object(USAGE_BINDING).map_err(|_| {
+        ApiError::Misconfigured(format!("Durable Object binding {USAGE_BINDING} is missing"))
+    })?;
+    let stub = namespace
+        .id_from_name(org.as_str())
+        .and_then(|id| id.get_stub())
+        .map_err(|_| ApiError::Internal)?;
+    let body = serde_json::to_string(&super::org_usage::AddUsage {
+        month: month.to_owned(),
+        n,
+    })
+    .map_err(|_| ApiError::Internal)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&body)));
+    let req = Request::new_with_init("https://usage/add", &init).map_err(|_| ApiError::Internal)?;
+    let mut res = stub
+        .fetch_with_request(req)
+        .await
+        .map_err(|_| ApiError::Unavailable("usage store unreachable".into()))?;
+    let total: super::org_usage::UsageTotal = res.json().await.map_err(|_| ApiError::Internal)?;
+    Ok(total.total)
+}
