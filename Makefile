@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TOOLCHAIN := . scripts/toolchain.sh
 
-.PHONY: help dev test build lint unit integration
+.PHONY: help dev test build lint unit integration deploy
 
 help:
 	@echo "make dev    run the worker locally (wrangler dev on 127.0.0.1:8787, dev org seeded)"
 	@echo "make test   run every test: format, lints, unit tests, build, integration, smoke"
 	@echo "make build  build the worker bundle into build/"
+	@echo "make deploy ENV=staging|production   build and deploy to Cloudflare (see README)"
 
 dev:
 	@$(TOOLCHAIN) && "$$NODE" scripts/dev.mjs
@@ -28,3 +29,7 @@ unit:
 
 integration: build
 	@$(TOOLCHAIN) && "$$NODE" --test --test-concurrency=1 "tests/*.test.mjs"
+
+deploy:
+	@case "$(ENV)" in staging|production) ;; *) echo "make deploy ENV=staging|production" >&2; exit 2;; esac
+	@$(TOOLCHAIN) && bash scripts/build-worker.sh && "$$NODE" "$$WRANGLER" deploy --env $(ENV)

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::civil_time::{civil_from_days, days_from_civil};
+
 /// How many new anonymous sessions one client IP may start per minute, per org.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -61,31 +63,9 @@ impl Tier {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m)
-}
-
 /// The quota month of `now` (`"2026-11"`) and when it ends (the next month's first second, UTC).
 pub fn quota_month(now: u64) -> (String, u64) {
-    let (y, m) = civil_from_days((now / 86_400) as i64);
+    let (y, m, _) = civil_from_days((now / 86_400) as i64);
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     let reset = days_from_civil(ny, nm, 1) * 86_400;
     (format!("{y:04}-{m:02}"), reset.max(0) as u64)

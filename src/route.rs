@@ -94,6 +94,30 @@ impl Endpoint {
         })
     }
 
+    /// The endpoint's name in logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Metadata => "metadata",
+            Self::Jwks => "jwks",
+            Self::AnonymousSession => "anonymous_session",
+            Self::Token => "token",
+            Self::Revoke => "revoke",
+            Self::Introspect => "introspect",
+            Self::AdminOrg => "admin_org",
+            Self::AdminSigningKeys => "admin_signing_keys",
+            Self::AdminRetireSigningKey(_) => "admin_retire_signing_key",
+            Self::AdminRotateSigningKeys => "admin_rotate_signing_keys",
+            Self::AdminOrgKeys => "admin_org_keys",
+            Self::AdminOrgKey(_) => "admin_org_key",
+            Self::AdminAudit => "admin_audit",
+            Self::AdminRevocations => "admin_revocations",
+            Self::AdminSessionStorePurge => "admin_session_store_purge",
+            Self::AdminSessionStore => "admin_session_store",
+            Self::AdminProviders => "admin_providers",
+            Self::AdminProvider(_) => "admin_provider",
+        }
+    }
+
     /// Browser-facing endpoints answer CORS preflights; the operator API is not for browsers.
     pub fn is_public(&self) -> bool {
         matches!(

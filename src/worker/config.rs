@@ -8,6 +8,7 @@ use worker::Env;
 
 use super::webcrypto;
 use crate::api_error::ApiError;
+use crate::deploy_config::{Environment, ENVIRONMENT_VAR};
 use crate::secret::{
     MasterKey, MASTER_KEY_SECRET, MIN_OPERATOR_TOKEN_LEN, OPERATOR_TOKEN_SECRET,
     SIGNING_KEY_SEAL_INFO,
@@ -66,6 +67,28 @@ pub fn operator_token(env: &Env) -> Result<String, ApiError> {
                 "secret {OPERATOR_TOKEN_SECRET} is missing or shorter than {MIN_OPERATOR_TOKEN_LEN} characters"
             ))
         })
+}
+
+/// Checks the configuration before anything is served: the environment, that no development
+/// setting is on outside development, the bindings, and the master key (imported once). Any
+/// problem is a 503 naming it (a secret by name, never its value).
+pub async fn validate(env: &Env) -> Result<Environment, ApiError> {
+    let name = env.var(ENVIRONMENT_VAR).ok().map(|v| v.to_string());
+    let environment = Environment::parse(name.as_deref()).map_err(ApiError::Misconfigured)?;
+    environment
+        .check_dev_mode(dev_mode(env))
+        .map_err(ApiError::Misconfigured)?;
+    orgs_kv(env)?;
+    for binding in [
+        super::shards::SESSIONS_BINDING,
+        super::metering::USAGE_BINDING,
+    ] {
+        env.durable_object(binding).map_err(|_| {
+            ApiError::Misconfigured(format!("Durable Object binding {binding} is missing"))
+        })?;
+    }
+    master_keys(env).await?;
+    Ok(environment)
 }
 
 /// The var that enables development conveniences (a simulated clock for purges). Never set it in

@@ -274,3 +274,13 @@ async fn get_many<T: DeserializeOwned>(
     }
     Ok(out)
 }
+
+/// A read that proves the namespace answers (the key need not exist).
+pub async fn probe(store: &KvStore) -> Result<(), ApiError> {
+    store
+        .get("health/probe")
+        .text()
+        .await
+        .map(|_| ())
+        .map_err(storage_error)
+}

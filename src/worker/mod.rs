@@ -6,6 +6,7 @@ mod auth;
 mod config;
 mod documents;
 mod exchange;
+mod health;
 mod http;
 mod introspection;
 mod kv;
@@ -21,23 +22,47 @@ mod shards;
 mod upstream_keys;
 mod webcrypto;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{console_log, event, Context, Env, Request, Response};
 
 use crate::api_error::ApiError;
 use crate::body::parse_params;
 use crate::cors::allowed_origin;
 use crate::exchange::request::GRANT_TYPE;
+use crate::request_log::{request_id, version, LogLine};
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
 use http::CorsGrant;
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = org_cache::now_ms();
+    let random: [u8; 8] = webcrypto::random().unwrap_or_default();
+    let request_id = request_id(http::header(&req, "cf-ray").as_deref(), &random);
     let mut cors = CorsGrant::None;
-    let mut response = match serve(&mut req, &env, &ctx, &mut cors).await {
-        Ok(r) => r,
-        Err(e) => http::error(&e),
+    let mut route = None;
+    let result = serve(&mut req, &env, &ctx, &mut cors, &mut route).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
     };
+    let mut response = result.unwrap_or_else(|e| http::error(&e));
     cors.apply(response.headers_mut());
+    let headers = response.headers_mut();
+    let _ = headers.set("X-Request-Id", &request_id);
+    let _ = headers.set(
+        "X-Token-Exchange-Version",
+        &version(option_env!("TX_BUILD_REVISION")),
+    );
+    let method = req.method();
+    let line = LogLine {
+        request_id: &request_id,
+        method: method.as_ref(),
+        endpoint: route.as_ref().map_or("none", |r: &Route| r.endpoint.name()),
+        org: route.as_ref().map(|r| r.org.as_str()),
+        status: response.status_code(),
+        outcome,
+        duration_ms: org_cache::now_ms().saturating_sub(started),
+    };
+    console_log!("{}", line.to_json());
     Ok(response)
 }
 
@@ -46,12 +71,21 @@ async fn serve(
     env: &Env,
     ctx: &Context,
     cors: &mut CorsGrant,
+    logged: &mut Option<Route>,
 ) -> Result<Response, ApiError> {
     let url = req
         .url()
         .map_err(|_| ApiError::invalid_request("malformed URL"))?;
     let method = req.method().to_string();
-    match dispatch(&method, url.path())? {
+    if url.path() == "/healthz" {
+        return health::check(env, &method).await;
+    }
+    config::validate(env).await?;
+    let dispatched = dispatch(&method, url.path())?;
+    *logged = Some(match &dispatched {
+        Dispatch::Preflight(r) | Dispatch::Handle(r) => r.clone(),
+    });
+    match dispatched {
         Dispatch::Preflight(route) => {
             grant_cors(req, env, &route, cors).await?;
             Ok(http::preflight())

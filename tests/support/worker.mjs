@@ -63,7 +63,8 @@ async function waitUntilServing(url, child, output) {
 /**
  * Starts the worker. Options: masterKey, operatorToken (secrets; `null` leaves one unset),
  * persistDir (KV state directory, so a test can restart the worker on the same data), devMode
- * (sets DEV_MODE=true: development conveniences such as a simulated clock for purges).
+ * (sets DEV_MODE=true: development conveniences such as a simulated clock for purges), env (a
+ * wrangler environment, e.g. `production`), logLevel (wrangler's; `log` shows the worker's logs).
  */
 export async function startWorker(opts = {}) {
   const masterKey = opts.masterKey === undefined ? randomSecret() : opts.masterKey;
@@ -80,7 +81,8 @@ export async function startWorker(opts = {}) {
   const child = spawn(
     process.execPath,
     [WRANGLER, 'dev', '--config', join(configDir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
-      '--persist-to', persistDir, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+      '--persist-to', persistDir, '--show-interactive-dev-session=false', '--log-level', opts.logLevel ?? 'warn',
+      ...(opts.env ? ['--env', opts.env] : [])],
     { cwd: configDir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = [];
