@@ -132,11 +132,11 @@ fn field(name: &str, why: &str) -> ApiError {
     ApiError::invalid_request(format!("{name}: {why}"))
 }
 
-/// `https://…`, or `http://` on a loopback host (local development and tests only).
-fn valid_url(s: &str) -> bool {
+/// `https://…`, or with `loopback_http` (the dev environment only) `http://` on a loopback host.
+fn valid_url(s: &str, loopback_http: bool) -> bool {
     let rest = if let Some(r) = s.strip_prefix("https://") {
         r
-    } else if let Some(r) = s.strip_prefix("http://") {
+    } else if let Some(r) = s.strip_prefix("http://").filter(|_| loopback_http) {
         let host = r.split(['/', '?', '#']).next().unwrap_or("");
         let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
@@ -165,12 +165,15 @@ fn valid_claim_name(s: &str) -> bool {
 
 impl ProviderInput {
     /// Checks every rule, naming the field; `id` gives the default subject prefix.
-    pub fn validate(self, id: &str) -> Result<ValidProvider, ApiError> {
-        if !valid_url(&self.issuer) {
-            return Err(field(
-                "issuer",
-                "an https URL (http only on localhost), at most 512 characters",
-            ));
+    /// `loopback_http` admits `http://localhost` URLs: the dev environment's convenience.
+    pub fn validate(self, id: &str, loopback_http: bool) -> Result<ValidProvider, ApiError> {
+        let url_rule = if loopback_http {
+            "an https URL (http only on localhost, in development), at most 512 characters"
+        } else {
+            "an https URL, at most 512 characters"
+        };
+        if !valid_url(&self.issuer, loopback_http) {
+            return Err(field("issuer", url_rule));
         }
         self.validate_algorithms()?;
         let hs256 = self.algorithms.iter().any(|a| a == "HS256");
@@ -202,11 +205,8 @@ impl ProviderInput {
             _ => {}
         }
         if let Some(uri) = &self.jwks_uri {
-            if !valid_url(uri) {
-                return Err(field(
-                    "jwks_uri",
-                    "an https URL (http only on localhost), at most 512 characters",
-                ));
+            if !valid_url(uri, loopback_http) {
+                return Err(field("jwks_uri", url_rule));
             }
         }
         if let Some(jwks) = &self.jwks {
@@ -400,7 +400,7 @@ mod tests {
     use serde_json::json;
 
     fn validate(v: Value) -> Result<ValidProvider, ApiError> {
-        json_object::<ProviderInput>(v.to_string().as_bytes(), "provider")?.validate("google")
+        json_object::<ProviderInput>(v.to_string().as_bytes(), "provider")?.validate("google", true)
     }
 
     fn base() -> Value {
@@ -526,7 +526,7 @@ mod tests {
             "http://localhost/x",
             "https://a.example",
         ] {
-            assert!(valid_url(ok), "{ok}");
+            assert!(valid_url(ok, true), "{ok}");
         }
         for bad in [
             "http://127.0.0.1.evil.example",
@@ -534,8 +534,13 @@ mod tests {
             "https:///x",
             "http://10.0.0.1",
         ] {
-            assert!(!valid_url(bad), "{bad}");
+            assert!(!valid_url(bad, true), "{bad}");
         }
+        assert!(
+            !valid_url("http://127.0.0.1:9000", false),
+            "outside development, https only"
+        );
+        assert!(valid_url("https://a.example", false));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub enum Endpoint {
     AdminAudit,
     /// Admin API: revoke a session, a subject, a token or a key.
     AdminRevocations,
+    /// Admin API: re-seal the org's secrets under the current master key.
+    AdminReseal,
     /// Admin API: purge the org's session shards now (what their alarms do hourly).
     AdminSessionStorePurge,
     /// Admin API: what the org's session shards hold (families, revocations, calls served).
@@ -56,6 +58,7 @@ impl Endpoint {
             Self::AdminRetireSigningKey(_)
             | Self::AdminRotateSigningKeys
             | Self::AdminRevocations
+            | Self::AdminReseal
             | Self::AdminSessionStorePurge => "POST",
             Self::AdminOrgKeys => "GET, POST",
             Self::AdminOrgKey(_) => "GET, DELETE",
@@ -84,7 +87,8 @@ impl Endpoint {
             | Self::AdminOrgKeys
             | Self::AdminOrgKey(_)
             | Self::AdminRetireSigningKey(_)
-            | Self::AdminRotateSigningKeys => AdminScope::KeysWrite,
+            | Self::AdminRotateSigningKeys
+            | Self::AdminReseal => AdminScope::KeysWrite,
             Self::AdminAudit => AdminScope::AuditRead,
             Self::AdminSessionStore => AdminScope::SessionsRead,
             // A key revocation also needs keys:write; the handler checks it.
@@ -111,6 +115,7 @@ impl Endpoint {
             Self::AdminOrgKey(_) => "admin_org_key",
             Self::AdminAudit => "admin_audit",
             Self::AdminRevocations => "admin_revocations",
+            Self::AdminReseal => "admin_reseal",
             Self::AdminSessionStorePurge => "admin_session_store_purge",
             Self::AdminSessionStore => "admin_session_store",
             Self::AdminProviders => "admin_providers",
@@ -192,6 +197,7 @@ fn resolve(path: &str) -> Option<Route> {
         ["admin", "v1", "orgs", org, "providers"] => (org, Endpoint::AdminProviders),
         ["admin", "v1", "orgs", org, "session-store"] => (org, Endpoint::AdminSessionStore),
         ["admin", "v1", "orgs", org, "revocations"] => (org, Endpoint::AdminRevocations),
+        ["admin", "v1", "orgs", org, "reseal"] => (org, Endpoint::AdminReseal),
         ["admin", "v1", "orgs", org, "session-store", "purge"] => {
             (org, Endpoint::AdminSessionStorePurge)
         }
@@ -306,6 +312,7 @@ mod tests {
             (Endpoint::AdminProviders, "GET", ProvidersRead),
             (Endpoint::AdminSessionStore, "GET", SessionsRead),
             (Endpoint::AdminRevocations, "POST", SessionsRevoke),
+            (Endpoint::AdminReseal, "POST", KeysWrite),
             (Endpoint::AdminSessionStorePurge, "POST", SessionsRevoke),
             (Endpoint::AdminProvider("p".into()), "GET", ProvidersRead),
             (Endpoint::AdminProvider("p".into()), "PUT", ProvidersWrite),

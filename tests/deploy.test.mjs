@@ -73,6 +73,14 @@ describe('operability', () => {
     assert.ok(!text.includes(w.operatorToken) && !text.includes(w.masterKey));
   });
 
+  test('plain-http identity providers are a development convenience: refused in production', async () => {
+    await w.createOrg('prod-org');
+    const provider = { issuer: 'http://127.0.0.1:9/idp', jwks_uri: 'http://127.0.0.1:9/jwks', algorithms: ['RS256'], audiences: ['c'] };
+    assertOAuthError(await w.operator('PUT', '/orgs/prod-org/providers/local', provider), 400, 'invalid_request', /^issuer: an https URL, at most/);
+    const https = { ...provider, issuer: 'https://idp.example', jwks_uri: 'https://idp.example/jwks' };
+    assert.equal((await w.operator('PUT', '/orgs/prod-org/providers/real', https)).status, 201);
+  });
+
   test('every response carries a request id and the version', async () => {
     const seen = new Set();
     for (const res of [

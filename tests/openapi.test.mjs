@@ -1,9 +1,11 @@
 // The OpenAPI document, www/openapi.json, against the worker it describes: a well-formed OpenAPI
-// 3.1 document whose every $ref resolves; every route of src/route.rs documented and nothing else;
-// every admin operation routed (401 without a credential, neither 404 nor 405 with the operator
-// token) and guarded by exactly the scope it names; real responses of every operation with the
-// documented status, required headers and body schema; scopes from its own x-scopes vocabulary,
-// whose named sets are the worker's; and the copy served at /openapi.json identical to the file.
+// 3.1 document whose every $ref resolves; every route of src/route.rs documented, and /healthz and
+// GET /admin/v1/orgs (answered before routing), and nothing else; every admin operation routed (401
+// without a credential, neither 404 nor 405 with the operator token) and guarded by exactly the
+// scope it names; GET /admin/v1/orgs for the operator token only; real responses of every operation
+// with the documented status, required headers and body schema; scopes from its own x-scopes
+// vocabulary, whose named sets are the worker's; and the copy served at /openapi.json identical to
+// the file.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,10 +40,15 @@ const ROUTES = [
   ['get', '/admin/v1/orgs/{org}/session-store'],
   ['post', '/admin/v1/orgs/{org}/session-store/purge'],
   ['post', '/admin/v1/orgs/{org}/revocations'],
+  ['post', '/admin/v1/orgs/{org}/reseal'],
   ['get', '/admin/v1/orgs/{org}/providers/{provider_id}'],
   ['put', '/admin/v1/orgs/{org}/providers/{provider_id}'],
   ['delete', '/admin/v1/orgs/{org}/providers/{provider_id}'],
 ];
+/** Answered before routing (src/worker/mod.rs `serve`), so not in src/route.rs. */
+const LIST_ORGS = '/admin/v1/orgs'; // operator token only, no x-required-scope
+const BEFORE_ROUTING = [['get', '/healthz'], ['head', '/healthz'], ['get', LIST_ORGS]];
+const beforeRouting = (method, path) => BEFORE_ROUTING.some(([m, p]) => m === method && p === path);
 /** The public endpoints also answer OPTIONS (CORS preflight). */
 const PREFLIGHT_PATHS = ROUTES.filter(([, p]) => !p.startsWith('/admin/')).map(([, p]) => p);
 
@@ -96,7 +103,9 @@ function routesOfSource() {
 const operations = () =>
   Object.entries(doc.paths).flatMap(([path, item]) =>
     METHODS.filter((m) => item[m]).map((m) => [m, path, item[m]]));
-const adminOperations = () => operations().filter(([, path]) => path.startsWith('/admin/v1/'));
+/** The routed admin operations (src/route.rs), each guarded by an x-required-scope. */
+const adminOperations = () =>
+  operations().filter(([method, path]) => path.startsWith('/admin/v1/') && !beforeRouting(method, path));
 
 /** Resolves a local JSON pointer reference (`#/a/b`) in the document; throws if it does not. */
 function resolveRef(ref) {
@@ -298,7 +307,13 @@ describe('the document', () => {
       const declared = [...(doc.paths[path].parameters ?? []), ...(op.parameters ?? [])]
         .map(deref).filter((p) => p.in === 'path').map((p) => p.name);
       assert.deepEqual(declared.sort(), [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort(), `${what}: path parameters`);
-      if (path.startsWith('/admin/v1/')) {
+      if (path === LIST_ORGS) {
+        // The operator's alone: no org key may call it, whatever its scopes.
+        assert.deepEqual(op.security, [{ operator: [] }], `${what}: security`);
+        assert.equal(op['x-required-scope'], undefined, what);
+        for (const status of ['401', '404']) assert.ok(op.responses[status], `${what}: ${status} documented`);
+        assert.equal(deref(op.responses['401']).content['application/json'].schema.$ref, '#/components/schemas/OAuthError');
+      } else if (path.startsWith('/admin/v1/')) {
         const scope = op['x-required-scope'];
         assert.ok(scope, `${what}: x-required-scope`);
         assert.deepEqual(op.security, [{ operator: [] }, { orgKey: [scope] }], `${what}: security`);
@@ -323,7 +338,7 @@ describe('the document', () => {
     for (const name of [
       'OAuthError', 'OrgSettings', 'OrgRecord', 'SigningKeyInfo', 'SigningKeyCreated', 'OrgKeyCreateRequest',
       'OrgKeyInfo', 'OrgKeyCreated', 'AuditEntry', 'AuditPage', 'TokenResponse', 'Jwks',
-      'AuthorizationServerMetadata', 'RotationRequest',
+      'AuthorizationServerMetadata', 'RotationRequest', 'OrgList', 'ResealResult',
     ]) assert.ok(doc.components.schemas[name], name);
     assert.ok(doc.components.schemas.SigningKeyCreated.required.includes('private_jwk'));
     assert.ok(doc.components.schemas.OrgKeyCreated.required.includes('secret'));
@@ -338,10 +353,13 @@ describe('routes', () => {
     assert.deepEqual([...new Set(preflight)].sort(), [...PREFLIGHT_PATHS].sort());
   });
 
-  test('every route of src/route.rs is documented, and nothing else', () => {
-    for (const [method, path] of ROUTES) assert.ok(doc.paths[path]?.[method], `${HTTP(method)} ${path} is not documented`);
+  test('every route of src/route.rs (and /healthz and GET /admin/v1/orgs) is documented, and nothing else', () => {
+    for (const [method, path] of [...ROUTES, ...BEFORE_ROUTING]) assert.ok(doc.paths[path]?.[method], `${HTTP(method)} ${path} is not documented`);
     for (const path of PREFLIGHT_PATHS) assert.ok(doc.paths[path].options, `OPTIONS ${path} is not documented`);
-    const expected = [...ROUTES.map(([m, p]) => `${m} ${p}`), ...PREFLIGHT_PATHS.map((p) => `options ${p}`)].sort();
+    const expected = [
+      ...[...ROUTES, ...BEFORE_ROUTING].map(([m, p]) => `${m} ${p}`),
+      ...PREFLIGHT_PATHS.map((p) => `options ${p}`),
+    ].sort();
     assert.deepEqual(operations().map(([m, p]) => `${m} ${p}`).sort(), expected);
   });
 
@@ -381,6 +399,49 @@ describe('routes', () => {
     }
   });
 
+  test('GET /admin/v1/orgs (before routing): the operator token lists the orgs; an org key 404, no or a wrong credential 401, another method 405', async () => {
+    const op = doc.paths[LIST_ORGS].get;
+    const other = await worker.operator('PUT', '/orgs/globex', {});
+    assert.equal(other.status, 201, JSON.stringify(other.body));
+    const listed = await worker.operator('GET', '/orgs');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assertDocumented(op, listed, `GET ${LIST_ORGS}`);
+    assert.deepEqual(listed.body.orgs, [ORG, 'globex'], JSON.stringify(listed.body));
+    const key = await worker.createKey(ORG, { name: 'every scope, not the operator', scopes: Object.keys(doc['x-scopes'].scopes) });
+    const asKey = await worker.asKey(key, 'GET', '/orgs');
+    assert.deepEqual([asKey.status, asKey.body.error], [404, 'not_found'], JSON.stringify(asKey.body));
+    assertDocumented(op, asKey, `GET ${LIST_ORGS} with an org key`);
+    for (const headers of [{}, { authorization: 'Bearer not-the-operator-token' }]) {
+      const res = await worker.request(LIST_ORGS, { headers });
+      assert.deepEqual([res.status, res.body.error], [401, 'invalid_token'], JSON.stringify(res.body));
+      assertDocumented(op, res, `GET ${LIST_ORGS} ${JSON.stringify(headers)}`);
+    }
+    for (const method of ['POST', 'PUT', 'DELETE', 'HEAD']) {
+      for (const headers of [{}, { authorization: `Bearer ${worker.operatorToken}` }]) {
+        const res = await worker.request(LIST_ORGS, { method, headers });
+        assert.equal(res.status, 405, `${method} ${LIST_ORGS}`);
+        assert.equal(res.headers.get('allow'), 'GET', `${method} ${LIST_ORGS}`);
+        if (method !== 'HEAD') assert.equal(res.body.error, 'invalid_request');
+      }
+    }
+  });
+
+  test('POST …/reseal with nothing to re-seal: every count 0, idempotent, audited as org.reseal', async () => {
+    const op = doc.paths['/admin/v1/orgs/{org}/reseal'].post;
+    const first = await worker.operator('POST', `/orgs/${ORG}/reseal`);
+    const again = await worker.operator('POST', `/orgs/${ORG}/reseal`);
+    for (const res of [first, again]) {
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assertDocumented(op, res, 'POST reseal');
+    }
+    assert.deepEqual(first.body.resealed, { signing_keys: 0, org_keys: 0, providers: 0 });
+    assert.deepEqual(again.body, first.body);
+    const audit = await worker.operator('GET', `/orgs/${ORG}/audit?limit=1`);
+    assertDocumented(doc.paths['/admin/v1/orgs/{org}/audit'].get, audit, 'GET audit after reseal');
+    const [entry] = audit.body.entries;
+    assert.deepEqual([entry.action, entry.target, entry.detail], ['org.reseal', ORG, first.body.resealed]);
+  });
+
   test('an absent object is a documented 404 not_found, only where the path has an object id', async () => {
     // PUT of a provider creates it: not a lookup.
     const lookups = adminOperations().filter(([m, p]) => /\{(kid|key_id|provider_id)\}/.test(p) && m !== 'put');
@@ -411,6 +472,11 @@ describe('routes', () => {
 
   test('the public operations answer as documented', async () => {
     const op = (method, path) => doc.paths[path][method];
+    for (const [method, path] of BEFORE_ROUTING.filter(([, p]) => !p.startsWith('/admin/'))) {
+      const res = await worker.request(path, { method: HTTP(method) });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assertDocumented(op(method, path), res, `${HTTP(method)} ${path}`);
+    }
     for (const path of ROUTES.filter(([m, p]) => m === 'get' && !p.startsWith('/admin/')).map(([, p]) => p)) {
       assertDocumented(op('get', path), await worker.request(fill(path, {})), `GET ${path}`);
       assertDocumented(op('get', path), await worker.request(path.replace('{org}', 'ghost')), `GET ${path} (unknown org)`);

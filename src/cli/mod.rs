@@ -73,6 +73,9 @@ enum Command {
         #[arg(long, conflicts_with_all = ["sub", "sid", "jti"])]
         kid: Option<String>,
     },
+    /// After a master-key rotation: re-seal every stored secret under the current MASTER_KEY, in
+    /// the org given, or in every org (operator).
+    Reseal,
     /// The org's audit log, newest first.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -292,6 +295,38 @@ fn run(cli: &Cli) -> Result<String, CliError> {
                     cell(&r["kind"]),
                     cell(&r["value"]),
                     time(&r["expires_at"])
+                )
+            })
+        }
+        Command::Reseal => {
+            let orgs: Vec<String> = match &cli.org {
+                Some(org) => vec![org.clone()],
+                None => client.admin("GET", "/orgs", None)?["orgs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect(),
+            };
+            let mut results = Vec::new();
+            for org in &orgs {
+                let mut r = client.admin("POST", &format!("/orgs/{org}/reseal"), None)?;
+                r["org"] = json!(org);
+                results.push(r);
+            }
+            show(json!({ "orgs": results }), |v| {
+                list_table(
+                    v,
+                    "orgs",
+                    &["ORG", "SIGNING KEYS", "ORG KEYS", "PROVIDERS"],
+                    |r| {
+                        vec![
+                            cell(&r["org"]),
+                            cell(&r["resealed"]["signing_keys"]),
+                            cell(&r["resealed"]["org_keys"]),
+                            cell(&r["resealed"]["providers"]),
+                        ]
+                    },
                 )
             })
         }

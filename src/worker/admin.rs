@@ -8,7 +8,7 @@ use worker::{Context, Env, Request, Response, Url};
 
 use super::http::{self, Caching};
 use super::org_cache::{self, now_ms};
-use super::{auth, config, kv, org_keys, providers, revocations, shards, webcrypto};
+use super::{auth, config, kv, org_keys, providers, revocations, sealing, shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::audit::AuditEntry;
 use crate::body::{json_object, media_type, MediaType};
@@ -19,7 +19,7 @@ use crate::jose::jwk::thumbprint;
 use crate::org::{OrgId, OrgRecord, OrgSettings};
 use crate::principal::Principal;
 use crate::route::{Endpoint, Route};
-use crate::signing_key::{rotation_retire_at, seed_aad, KeyStatus, SealedSeed, SigningKeyRecord};
+use crate::signing_key::{rotation_retire_at, seed_aad, KeyStatus, SigningKeyRecord};
 
 /// What every admin handler gets: the caller, the store, and the org addressed.
 pub struct AdminCall<'a> {
@@ -94,6 +94,7 @@ pub async fn handle(
         (Endpoint::AdminSessionStore, _) => session_store(&call, None).await,
         (Endpoint::AdminSessionStorePurge, _) => purge_session_store(req, &call).await,
         (Endpoint::AdminRevocations, _) => revocations::revoke_admin(req, &call).await,
+        (Endpoint::AdminReseal, _) => reseal(&call).await,
         (Endpoint::AdminProvider(id), "GET") => providers::get(&call, id).await,
         (Endpoint::AdminProvider(id), "PUT") => providers::put(req, &call, id).await,
         (Endpoint::AdminProvider(id), _) => providers::delete(&call, id).await,
@@ -191,27 +192,19 @@ async fn create_signing_key(
     call: &AdminCall<'_>,
     retiring: Option<(Vec<SigningKeyRecord>, Retire)>,
 ) -> Result<Response, ApiError> {
-    let master = config::master_keys(call.env).await?;
-    let random: [u8; 44] = webcrypto::random()?;
-    let (seed_part, iv_part) = random.split_at(32);
-    let seed: [u8; 32] = seed_part.try_into().map_err(|_| ApiError::Internal)?;
-    let iv: [u8; 12] = iv_part.try_into().map_err(|_| ApiError::Internal)?;
+    let ring = config::keyring(call.env).await?;
+    let seed: [u8; 32] = webcrypto::random()?;
     let public_key = Ed25519SigningKey::from_seed(&seed)
         .map_err(|_| ApiError::Internal)?
         .public_key();
     let kid = thumbprint(&public_key);
     let now_ms = now_ms();
-    let ciphertext =
-        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(call.org, &kid), &seed).await?;
+    let sealed_seed = sealing::seal(&ring, &seed, &seed_aad(call.org, &kid)).await?;
     let record = SigningKeyRecord {
         kid: kid.clone(),
         org: call.org.clone(),
         public_key: base64url::encode(&public_key),
-        sealed_seed: SealedSeed {
-            master_key_id: master.id.clone(),
-            iv: base64url::encode(&iv),
-            ciphertext: base64url::encode(&ciphertext),
-        },
+        sealed_seed,
         status: KeyStatus::Active,
         created_at: now_ms / 1000,
         created_at_ms: now_ms,
@@ -389,6 +382,68 @@ async fn session_store(
             }
         }),
     ))
+}
+
+/// `POST …/reseal`: re-seals every secret of the org stored under a master key other than the
+/// current one (signing-key and org-key seeds, providers' HS256 secrets), after a master-key
+/// rotation. Idempotent: records already under the current key are left alone.
+async fn reseal(call: &AdminCall<'_>) -> Result<Response, ApiError> {
+    call.require_org().await?;
+    let ring = config::keyring(call.env).await?;
+    let mut counts = (0u32, 0u32, 0u32);
+    for mut key in kv::list_signing_keys(&call.store, call.org).await? {
+        let what = format!("signing key {}", key.kid);
+        let aad = seed_aad(call.org, &key.kid);
+        if let Some(sealed) = sealing::reseal(&ring, &key.sealed_seed, &aad, &what).await? {
+            key.sealed_seed = sealed;
+            kv::put_signing_key(&call.store, &key).await?;
+            counts.0 += 1;
+        }
+    }
+    for mut key in kv::list_org_keys(&call.store, call.org).await? {
+        let what = format!("org key {}", key.id);
+        let aad = crate::org_key::seed_aad(call.org, &key.id);
+        if let Some(sealed) = sealing::reseal(&ring, &key.sealed_seed, &aad, &what).await? {
+            key.sealed_seed = sealed;
+            kv::put_org_key(&call.store, &key).await?;
+            counts.1 += 1;
+        }
+    }
+    for mut provider in kv::list_providers(&call.store, call.org).await? {
+        let Some(old) = &provider.sealed_hs256_secret else {
+            continue;
+        };
+        let what = format!("the HS256 secret of provider {}", provider.id);
+        let aad = crate::provider::secret_aad(call.org, &provider.id);
+        if let Some(sealed) = sealing::reseal(&ring, old, &aad, &what).await? {
+            provider.sealed_hs256_secret = Some(sealed);
+            kv::put_provider(&call.store, call.org, &provider).await?;
+            counts.2 += 1;
+        }
+    }
+    org_cache::invalidate(call.org);
+    let resealed = json!({ "signing_keys": counts.0, "org_keys": counts.1, "providers": counts.2 });
+    call.audit("org.reseal", call.org.as_str(), resealed.clone())
+        .await?;
+    Ok(ok_json(
+        200,
+        &json!({ "resealed": resealed, "master_key_id": ring.current.id }),
+    ))
+}
+
+/// `GET /admin/v1/orgs` (operator only): every org's id.
+pub async fn list_orgs(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    url: &Url,
+) -> Result<Response, ApiError> {
+    let principal = auth::authenticate(req, env, ctx, &config::own_origins(env, url)).await?;
+    if principal != Principal::Operator {
+        return Err(ApiError::NotFound);
+    }
+    let ids = kv::list_org_ids(&config::orgs_kv(env)?).await?;
+    Ok(ok_json(200, &json!({ "orgs": ids })))
 }
 
 /// `GET …/audit?limit=N&cursor=C`: newest first.

@@ -28,34 +28,59 @@ pub struct MasterKeys {
     pub seed_seal: CryptoKey,
 }
 
+/// The master keys held: the current one seals; during a rotation the previous one still opens.
+pub struct Keyring {
+    pub current: Rc<MasterKeys>,
+    pub previous: Option<Rc<MasterKeys>>,
+}
+
+/// The optional secret holding the master key being rotated out.
+pub const MASTER_KEY_PREVIOUS_SECRET: &str = "MASTER_KEY_PREVIOUS";
+
 thread_local! {
-    static MASTER: RefCell<Option<Rc<MasterKeys>>> = const { RefCell::new(None) };
+    static MASTER: RefCell<Option<Rc<Keyring>>> = const { RefCell::new(None) };
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).ok().map(|s| s.to_string())
 }
 
-pub async fn master_keys(env: &Env) -> Result<Rc<MasterKeys>, ApiError> {
-    if let Some(keys) = MASTER.with(|m| m.borrow().clone()) {
-        return Ok(keys);
+/// `MASTER_KEY` (required) and `MASTER_KEY_PREVIOUS` (optional), imported once per isolate.
+pub async fn keyring(env: &Env) -> Result<Rc<Keyring>, ApiError> {
+    if let Some(ring) = MASTER.with(|m| m.borrow().clone()) {
+        return Ok(ring);
     }
-    let master = secret(env, MASTER_KEY_SECRET)
-        .and_then(|s| MasterKey::parse(&s))
+    let current = import_master(env, MASTER_KEY_SECRET)
+        .await?
         .ok_or_else(|| {
             ApiError::Misconfigured(format!(
                 "secret {MASTER_KEY_SECRET} is missing or is not 32 bytes of base64"
             ))
         })?;
+    let previous = import_master(env, MASTER_KEY_PREVIOUS_SECRET).await?;
+    let ring = Rc::new(Keyring {
+        current: Rc::new(current),
+        previous: previous.map(Rc::new),
+    });
+    MASTER.with(|m| *m.borrow_mut() = Some(ring.clone()));
+    Ok(ring)
+}
+
+/// A master-key secret: `None` when absent, 503 naming it when malformed.
+async fn import_master(env: &Env, name: &str) -> Result<Option<MasterKeys>, ApiError> {
+    let Some(text) = secret(env, name) else {
+        return Ok(None);
+    };
+    let master = MasterKey::parse(&text).ok_or_else(|| {
+        ApiError::Misconfigured(format!("secret {name} is not 32 bytes of base64"))
+    })?;
     let hkdf = webcrypto::import_hkdf_key(master.bytes()).await?;
     let seed_seal = webcrypto::derive_aes_key(&hkdf, SIGNING_KEY_SEAL_INFO).await?;
-    let keys = Rc::new(MasterKeys {
+    Ok(Some(MasterKeys {
         id: master.id(),
         hkdf,
         seed_seal,
-    });
-    MASTER.with(|m| *m.borrow_mut() = Some(keys.clone()));
-    Ok(keys)
+    }))
 }
 
 /// The operator's bearer token; refused as misconfiguration when missing or short.
@@ -87,7 +112,7 @@ pub async fn validate(env: &Env) -> Result<Environment, ApiError> {
             ApiError::Misconfigured(format!("Durable Object binding {binding} is missing"))
         })?;
     }
-    master_keys(env).await?;
+    keyring(env).await?;
     Ok(environment)
 }
 

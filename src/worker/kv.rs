@@ -3,6 +3,7 @@
 //! | key | value |
 //! |---|---|
 //! | `org/{org}` | the org ([`OrgRecord`]) |
+//! | `orgs/{org}` | index entry (`1`) listing the orgs |
 //! | `org/{org}/signing-key/{kid}` | a signing key, seed sealed ([`SigningKeyRecord`]) |
 //! | `key/{key_id}` | an org key, seed sealed ([`OrgKeyRecord`]); global, so a credential finds its org |
 //! | `org/{org}/key/{key_id}` | index entry (`1`) listing the org's keys |
@@ -32,8 +33,24 @@ pub async fn get_org(store: &KvStore, org: &OrgId) -> Result<Option<OrgRecord>, 
     store.get(&org_key(org)).json().await.map_err(storage_error)
 }
 
+/// Writes the org, and its entry in the index of orgs (`orgs/{org}`) that listing reads.
 pub async fn put_org(store: &KvStore, record: &OrgRecord) -> Result<(), ApiError> {
-    put_json(store, &org_key(&record.id), record).await
+    put_json(store, &org_key(&record.id), record).await?;
+    store
+        .put(&format!("orgs/{}", record.id.as_str()), "1")
+        .map_err(storage_error)?
+        .execute()
+        .await
+        .map_err(storage_error)
+}
+
+/// Every org's id, from the index.
+pub async fn list_org_ids(store: &KvStore) -> Result<Vec<String>, ApiError> {
+    Ok(list_names(store, "orgs/", 100_000)
+        .await?
+        .into_iter()
+        .filter_map(|n| n.strip_prefix("orgs/").map(str::to_owned))
+        .collect())
 }
 
 /// A retired key's record expires from KV a day after it leaves the JWKS, so storage stays bounded.

@@ -16,6 +16,7 @@ mod org_keys;
 mod org_usage;
 mod providers;
 mod revocations;
+mod sealing;
 mod session_shard;
 mod sessions;
 mod shards;
@@ -81,6 +82,12 @@ async fn serve(
         return health::check(env, &method).await;
     }
     config::validate(env).await?;
+    if url.path() == "/admin/v1/orgs" {
+        if method != "GET" {
+            return Err(ApiError::MethodNotAllowed { allow: "GET" });
+        }
+        return admin::list_orgs(req, env, ctx, &url).await;
+    }
     let dispatched = dispatch(&method, url.path())?;
     *logged = Some(match &dispatched {
         Dispatch::Preflight(r) | Dispatch::Handle(r) => r.clone(),

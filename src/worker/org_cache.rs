@@ -9,9 +9,9 @@ use std::rc::Rc;
 use web_sys::CryptoKey;
 use worker::Env;
 
-use super::{config, kv, webcrypto};
+use super::config::Keyring;
+use super::{config, kv, sealing, webcrypto};
 use crate::api_error::ApiError;
-use crate::jose::base64url;
 use crate::jose::header::encode_ed25519_header;
 use crate::jose::jwk::Jwks;
 use crate::org::{OrgId, OrgRecord};
@@ -40,7 +40,9 @@ pub struct OrgContext {
     pub jwks_json: String,
     /// The published signing keys alone: what verifies tokens this worker issued for the org.
     pub own_jwks: Jwks,
-    pub refresh_key: CryptoKey,
+    /// Refresh-token keys: the current master key's first (it seals), then during a rotation the
+    /// previous one's (it still opens).
+    pub refresh_keys: Vec<CryptoKey>,
     /// Identity providers, by id.
     pub providers: Vec<ProviderRecord>,
     /// Active org keys: tokens an org's servers mint with them can be introspected.
@@ -115,7 +117,7 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
     let Some(record) = kv::get_org(&store, org).await? else {
         return Ok(None);
     };
-    let master = config::master_keys(env).await?;
+    let ring = config::keyring(env).await?;
     let keys = kv::list_signing_keys(&store, org).await?;
     let org_keys = kv::list_org_keys(&store, org).await?;
     let now = now_ms() / 1000;
@@ -143,47 +145,34 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;
     let providers = kv::list_providers(&store, org).await?;
     let signer = match signing_key(&keys, now) {
-        Some(k) => Some(import_signer(&master.seed_seal, k).await?),
+        Some(k) => Some(import_signer(&ring, k).await?),
         None => None,
     };
     let info = format!("{REFRESH_TOKEN_INFO_PREFIX}{}", org.as_str());
-    let refresh_key = webcrypto::derive_aes_key(&master.hkdf, &info).await?;
+    let mut refresh_keys = vec![webcrypto::derive_aes_key(&ring.current.hkdf, &info).await?];
+    if let Some(previous) = &ring.previous {
+        refresh_keys.push(webcrypto::derive_aes_key(&previous.hkdf, &info).await?);
+    }
     Ok(Some(OrgContext {
         record,
         signer,
         jwks_json,
         own_jwks,
-        refresh_key,
+        refresh_keys,
         providers,
         org_keys: org_keys.into_iter().filter(|k| k.is_active()).collect(),
     }))
 }
 
-async fn import_signer(seal: &CryptoKey, k: &SigningKeyRecord) -> Result<Signer, ApiError> {
-    let seed = open_seed(seal, k).await?;
+async fn import_signer(ring: &Keyring, k: &SigningKeyRecord) -> Result<Signer, ApiError> {
+    let what = format!("signing key {}", k.kid);
+    let seed = sealing::open(ring, &k.sealed_seed, &seed_aad(&k.org, &k.kid), &what).await?;
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| ApiError::Misconfigured(format!("{what} is damaged")))?;
     let key = webcrypto::import_ed25519_signing_key(&pkcs8_from_seed(&seed)).await?;
     Ok(Signer {
         encoded_header: encode_ed25519_header(&k.kid, "at+jwt"),
         key,
     })
-}
-
-/// Decrypts a stored seed. A record that does not open (another master key, tampering) is a
-/// misconfiguration: it names the key id, never any key material.
-pub async fn open_seed(seal: &CryptoKey, k: &SigningKeyRecord) -> Result<[u8; 32], ApiError> {
-    let broken = || {
-        ApiError::Misconfigured(format!(
-            "signing key {} cannot be decrypted with the configured MASTER_KEY",
-            k.kid
-        ))
-    };
-    let iv: [u8; 12] = base64url::decode(&k.sealed_seed.iv)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(broken)?;
-    let ct = base64url::decode(&k.sealed_seed.ciphertext).map_err(|_| broken())?;
-    let seed = webcrypto::aes_gcm_open(seal, &iv, &seed_aad(&k.org, &k.kid), &ct)
-        .await?
-        .ok_or_else(broken)?;
-    seed.try_into().map_err(|_| broken())
 }

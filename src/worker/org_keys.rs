@@ -6,7 +6,7 @@ use worker::{Request, Response};
 
 use super::admin::{json_body, ok_json, AdminCall};
 use super::org_cache::{self, now_ms};
-use super::{config, kv, shards, webcrypto};
+use super::{config, kv, sealing, shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::ids::random_id;
 use crate::jose::base64url;
@@ -15,24 +15,21 @@ use crate::org_key::{
     encode_secret, seed_aad, CreateOrgKey, OrgKeyRecord, OrgKeyStatus, KEY_ID_PREFIX,
 };
 use crate::revocation::Revocation;
-use crate::signing_key::SealedSeed;
 
 /// `POST …/keys` → 201 with the key and, this once, its `secret`.
 pub async fn create(req: &mut Request, call: &AdminCall<'_>) -> Result<Response, ApiError> {
     let new = json_body::<CreateOrgKey>(req, "key").await?.validate()?;
     call.principal.may_delegate(&new.scopes)?;
     call.require_org().await?;
-    let master = config::master_keys(call.env).await?;
-    let random: [u8; 60] = webcrypto::random()?;
+    let ring = config::keyring(call.env).await?;
+    let random: [u8; 48] = webcrypto::random()?;
     let id_bytes: [u8; 16] = random[..16].try_into().map_err(|_| ApiError::Internal)?;
-    let seed: [u8; 32] = random[16..48].try_into().map_err(|_| ApiError::Internal)?;
-    let iv: [u8; 12] = random[48..].try_into().map_err(|_| ApiError::Internal)?;
+    let seed: [u8; 32] = random[16..].try_into().map_err(|_| ApiError::Internal)?;
     let id = random_id(KEY_ID_PREFIX, &id_bytes);
     let public_key = Ed25519SigningKey::from_seed(&seed)
         .map_err(|_| ApiError::Internal)?
         .public_key();
-    let sealed =
-        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &seed_aad(call.org, &id), &seed).await?;
+    let sealed_seed = sealing::seal(&ring, &seed, &seed_aad(call.org, &id)).await?;
     let record = OrgKeyRecord {
         id: id.clone(),
         org: call.org.clone(),
@@ -40,11 +37,7 @@ pub async fn create(req: &mut Request, call: &AdminCall<'_>) -> Result<Response,
         scopes: new.scopes,
         conditions: new.conditions,
         public_key: base64url::encode(&public_key),
-        sealed_seed: SealedSeed {
-            master_key_id: master.id.clone(),
-            iv: base64url::encode(&iv),
-            ciphertext: base64url::encode(&sealed),
-        },
+        sealed_seed,
         status: OrgKeyStatus::Active,
         created_at: now_ms() / 1000,
         created_by: call.principal.actor().to_owned(),

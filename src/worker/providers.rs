@@ -7,9 +7,9 @@ use worker::{Request, Response};
 use super::admin::{json_body, ok_json, AdminCall};
 use super::http;
 use super::org_cache::{self, now_ms};
-use super::{config, kv, webcrypto};
+use super::{config, kv, sealing};
 use crate::api_error::ApiError;
-use crate::jose::base64url;
+use crate::deploy_config::Environment;
 use crate::provider::{secret_aad, ProviderInput, ProviderRecord};
 use crate::signing_key::SealedSeed;
 
@@ -33,9 +33,10 @@ pub async fn get(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
 /// `PUT …/providers/{id}`: creates (201) or replaces (200). Replacing an HS256 provider without
 /// `hs256_secret` keeps the stored secret.
 pub async fn put(req: &mut Request, call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError> {
+    let development = config::validate(call.env).await? == Environment::Dev;
     let valid = json_body::<ProviderInput>(req, "provider")
         .await?
-        .validate(id)?;
+        .validate(id, development)?;
     call.require_org().await?;
     let existing = kv::get_provider(&call.store, call.org, id).await?;
     let hs256 = valid.settings.algorithms.iter().any(|a| a == "HS256");
@@ -82,13 +83,6 @@ pub async fn delete(call: &AdminCall<'_>, id: &str) -> Result<Response, ApiError
 }
 
 async fn seal(call: &AdminCall<'_>, id: &str, secret: &[u8]) -> Result<SealedSeed, ApiError> {
-    let master = config::master_keys(call.env).await?;
-    let iv: [u8; 12] = webcrypto::random()?;
-    let ciphertext =
-        webcrypto::aes_gcm_seal(&master.seed_seal, &iv, &secret_aad(call.org, id), secret).await?;
-    Ok(SealedSeed {
-        master_key_id: master.id.clone(),
-        iv: base64url::encode(&iv),
-        ciphertext: base64url::encode(&ciphertext),
-    })
+    let ring = config::keyring(call.env).await?;
+    sealing::seal(&ring, secret, &secret_aad(call.org, id)).await
 }

@@ -209,8 +209,9 @@ async fn seal_refresh(
     session: &RefreshPayload,
     iv: [u8; 12],
 ) -> Result<String, ApiError> {
+    let current = ctx.refresh_keys.first().ok_or(ApiError::Internal)?;
     let sealed = webcrypto::aes_gcm_seal(
-        &ctx.refresh_key,
+        current,
         &iv,
         &refresh_token::aad(&ctx.record.id),
         &session.to_json(),
@@ -227,17 +228,17 @@ pub async fn sign(signer: &Signer, claims: &impl Serialize) -> Result<String, Ap
     Ok(jws::assemble(&input, &signature))
 }
 
+/// Opens a refresh token with the current master key's refresh key, or during a rotation the
+/// previous one's.
 pub async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiError> {
     let (iv, ciphertext) = refresh_token::decode(token)?;
-    let plaintext = webcrypto::aes_gcm_open(
-        &ctx.refresh_key,
-        &iv,
-        &refresh_token::aad(&ctx.record.id),
-        &ciphertext,
-    )
-    .await?
-    .ok_or_else(|| ApiError::invalid_grant("refresh token is invalid"))?;
-    RefreshPayload::from_json(&plaintext)
+    let aad = refresh_token::aad(&ctx.record.id);
+    for key in &ctx.refresh_keys {
+        if let Some(plaintext) = webcrypto::aes_gcm_open(key, &iv, &aad, &ciphertext).await? {
+            return RefreshPayload::from_json(&plaintext);
+        }
+    }
+    Err(ApiError::invalid_grant("refresh token is invalid"))
 }
 
 fn token_response(issued: &Issued, session: &RefreshPayload, scope: &str) -> Response {

@@ -12,7 +12,7 @@ use web_sys::CryptoKey;
 use worker::Env;
 
 use super::org_cache::now_ms;
-use super::{config, webcrypto};
+use super::{config, sealing, webcrypto};
 use crate::api_error::ApiError;
 use crate::exchange::subject_token::rejected;
 use crate::exchange::upstream_jwks::{cache_secs, parse_jwks, select, UpstreamJwk, MAX_JWKS_BYTES};
@@ -207,26 +207,9 @@ async fn hmac_key(
     let sealed = provider.sealed_hs256_secret.as_ref().ok_or_else(|| {
         ApiError::Misconfigured(format!("provider {} has no HS256 secret", provider.id))
     })?;
-    let broken = || {
-        ApiError::Misconfigured(format!(
-            "the HS256 secret of provider {} cannot be decrypted with the configured MASTER_KEY",
-            provider.id
-        ))
-    };
-    let master = config::master_keys(env).await?;
-    let iv: [u8; 12] = base64url::decode(&sealed.iv)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(broken)?;
-    let ciphertext = base64url::decode(&sealed.ciphertext).map_err(|_| broken())?;
-    let secret = webcrypto::aes_gcm_open(
-        &master.seed_seal,
-        &iv,
-        &secret_aad(org, &provider.id),
-        &ciphertext,
-    )
-    .await?
-    .ok_or_else(broken)?;
+    let ring = config::keyring(env).await?;
+    let what = format!("the HS256 secret of provider {}", provider.id);
+    let secret = sealing::open(&ring, sealed, &secret_aad(org, &provider.id), &what).await?;
     let key = webcrypto::import_hmac_key(&secret).await?;
     HMAC.with(|c| {
         let mut c = c.borrow_mut();

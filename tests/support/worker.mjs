@@ -76,6 +76,7 @@ export async function startWorker(opts = {}) {
   if (masterKey !== null) vars.push(`MASTER_KEY=${masterKey}`);
   if (operatorToken !== null) vars.push(`OPERATOR_TOKEN=${operatorToken}`);
   if (opts.devMode) vars.push('DEV_MODE=true');
+  if (opts.masterKeyPrevious) vars.push(`MASTER_KEY_PREVIOUS=${opts.masterKeyPrevious}`);
   writeFileSync(join(configDir, '.dev.vars'), vars.join('\n') + '\n');
   const port = await freePort();
   const child = spawn(
