@@ -110,6 +110,57 @@ describe('the key lifecycle through the CLI', () => {
   });
 });
 
+describe('export and import of an org', () => {
+  test('export holds settings, providers and key metadata, never a secret; import recreates the org', async () => {
+    const op = asOperator();
+    ok(tx(['orgs', 'create', 'exported', '--name', 'Exported'], op));
+    ok(tx(['--org', 'exported', 'signing-keys', 'create'], op));
+    await worker.operator('PUT', '/orgs/exported', { name: 'Exported', anonymous_scope: 'session read', access_token_ttl_secs: 300 });
+    const hsSecret = 'exported-hs256-secret-'.padEnd(40, 'q');
+    await worker.operator('PUT', '/orgs/exported/providers/corp', {
+      issuer: 'https://sso.corp.example', jwks_uri: 'https://sso.corp.example/jwks', algorithms: ['RS256'],
+      audiences: ['c1'], allowed_scopes: ['read'], claim_mapping: { email: 'email' },
+    });
+    await worker.operator('PUT', '/orgs/exported/providers/legacy-sso', {
+      issuer: 'https://legacy.example', algorithms: ['HS256'], audiences: ['l'], hs256_secret: hsSecret,
+    });
+    const key = JSON.parse(ok(tx(['--org', 'exported', '--json', 'keys', 'create', '--name', 'ci pipeline', '--use', 'ci', '--audience', 'a1'], op)));
+
+    const exported = ok(tx(['--org', 'exported', 'orgs', 'export'], op));
+    const doc = JSON.parse(exported);
+    assert.equal(doc.format, 'token-exchange/org-export/v1');
+    assert.equal(doc.org.settings.access_token_ttl_secs, 300);
+    assert.deepEqual(doc.providers.map((p) => p.id).sort(), ['corp', 'legacy-sso']);
+    assert.equal(doc.org_keys[0].name, 'ci pipeline');
+    for (const forbidden of [key.secret.slice(4), hsSecret, '"sealed', '"secret"', '"d"', '"private_jwk"']) {
+      assert.ok(!exported.includes(forbidden), `the export contains ${forbidden.slice(0, 12)}`);
+    }
+
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'tx-export-')), 'exported.json');
+    writeFileSync(file, exported);
+    const without = ok(tx(['orgs', 'import', '--file', file, '--as', 'imported'], op));
+    assert.match(without, /provider legacy-sso: NOT imported, set TX_PROVIDER_SECRET_LEGACY_SSO/);
+    assert.match(without, /key ci pipeline: not recreated/);
+    const report = ok(tx(['orgs', 'import', '--file', file, '--as', 'imported', '--recreate-keys'], { ...op, TX_PROVIDER_SECRET_LEGACY_SSO: hsSecret }));
+    assert.match(report, /provider corp: imported/);
+    assert.match(report, /provider legacy-sso: imported/);
+    const [, newId, newSecret] = report.match(/key ci pipeline: recreated as (key_\S+) with secret (sec_\S+)/);
+    assert.notEqual(newId, key.id);
+
+    const copy = (await worker.operator('GET', '/orgs/imported')).body;
+    assert.deepEqual(copy.settings, doc.org.settings);
+    const providers = (await worker.operator('GET', '/orgs/imported/providers')).body.providers;
+    const strip = ({ created_at, updated_at, ...rest }) => rest;
+    assert.deepEqual(providers.map(strip), doc.providers.map(strip));
+    const recreated = (await worker.operator('GET', `/orgs/imported/keys/${newId}`)).body;
+    assert.deepEqual([recreated.scopes, recreated.conditions], [key.scopes, key.conditions]);
+    ok(tx(['--org', 'imported', 'keys', 'list'], { TX_KEY_ID: newId, TX_KEY_SECRET: newSecret }));
+    assert.equal((await worker.postForm('/orgs/imported/sessions/anonymous', {})).status, 200, 'a signing key was created');
+  });
+});
+
 describe('exit codes and credentials', () => {
   test('no credential, half a key, a malformed secret: exit 2, and the secret is never echoed', () => {
     const secret = 'sec_' + 'A'.repeat(40);

@@ -8,6 +8,7 @@
 
 mod client;
 mod output;
+mod transfer;
 
 use std::path::PathBuf;
 
@@ -103,6 +104,19 @@ enum OrgsCommand {
     Update {
         #[arg(long)]
         settings: PathBuf,
+    },
+    /// Print the org's configuration as JSON: settings, providers, key metadata; no secret.
+    Export,
+    /// Create or update an org from an export. HS256 provider secrets come from
+    /// TX_PROVIDER_SECRET_<ID> variables; keys are recreated (new secrets) with --recreate-keys.
+    Import {
+        #[arg(long)]
+        file: PathBuf,
+        /// Import under this org id instead of the exported one.
+        #[arg(long = "as")]
+        as_org: Option<String>,
+        #[arg(long)]
+        recreate_keys: bool,
     },
 }
 
@@ -275,6 +289,23 @@ fn run(cli: &Cli) -> Result<String, CliError> {
                 client.admin("PUT", &format!("/orgs/{}", org()?), Some(&body))?,
                 pretty,
             )
+        }
+        Command::Orgs(OrgsCommand::Export) => {
+            serde_json::to_string_pretty(&transfer::export(&client, &org()?)?).unwrap_or_default()
+        }
+        Command::Orgs(OrgsCommand::Import {
+            file,
+            as_org,
+            recreate_keys,
+        }) => {
+            let doc = read_settings(Some(file))?;
+            let target = as_org
+                .clone()
+                .or_else(|| doc["org"]["id"].as_str().map(str::to_owned))
+                .ok_or_else(|| CliError::Usage("the export names no org; use --as".into()))?;
+            let secret_of = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+            let report = transfer::import(&client, &doc, &target, *recreate_keys, secret_of)?;
+            show(report, import_report)
         }
         Command::Keys(cmd) => keys(cmd, &client, &org()?, &show)?,
         Command::SigningKeys(cmd) => signing_keys(cmd, &client, &org()?, &show)?,
@@ -531,6 +562,35 @@ fn list_table(v: &Value, member: &str, headers: &[&str], row: fn(&Value) -> Vec<
         .map(row)
         .collect();
     table(headers, &rows)
+}
+
+fn import_report(r: &Value) -> String {
+    let mut out = vec![format!("imported org {}", cell(&r["org"]))];
+    for p in r["providers"].as_array().into_iter().flatten() {
+        out.push(match p["needs"].as_str() {
+            Some(var) => format!("provider {}: NOT imported, set {var}", cell(&p["id"])),
+            None => format!("provider {}: imported", cell(&p["id"])),
+        });
+    }
+    if r["signing_key_created"] == true {
+        out.push("signing key: created".into());
+    }
+    for k in r["org_keys"].as_array().into_iter().flatten() {
+        out.push(if k["recreated"] == true {
+            format!(
+                "key {}: recreated as {} with secret {} (shown this once)",
+                cell(&k["name"]),
+                cell(&k["id"]),
+                cell(&k["secret"])
+            )
+        } else {
+            format!(
+                "key {}: not recreated (use --recreate-keys)",
+                cell(&k["name"])
+            )
+        });
+    }
+    out.join("\n")
 }
 
 fn pretty(v: &Value) -> String {
