@@ -5,7 +5,8 @@
 # - Rust target wasm32-unknown-unknown (rustup)
 # - wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, and worker-build (crates.io;
 #   worker-build's own downloads come from GitHub, which these machines cannot reach)
-# - npm packages from package-lock.json: wrangler (with workerd), Miniflare, jose, Node 22
+# - Debian's chromium, for the browser tests
+# - npm packages from package-lock.json: wrangler (with workerd), jose, openid-client, playwright-core, Node 22
 #   (wrangler needs Node >= 22.12), binaryen (wasm-opt), esbuild
 set -euo pipefail
 
@@ -28,6 +29,15 @@ fi
 if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
   log "installing worker-build $WORKER_BUILD_VERSION"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --force >&2
+fi
+
+# Debian's Chromium, driven by npm playwright-core in the browser tests (`npx playwright install`
+# cannot download browsers here).
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (Debian) for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >&2
 fi
 
 lock_sum="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"

@@ -1,0 +1,86 @@
+// The browser client and demo in a real browser (Debian chromium driven by playwright-core),
+// against the built worker: obtain, refresh and revoke a token; two tabs refreshing at once do not
+// trip reuse detection. Screenshots go to tests/artifacts/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { ROOT, startWorker } from './support/worker.mjs';
+
+const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
+let worker;
+let browser;
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  worker = await startWorker();
+  await worker.createOrg('web', { allowed_origins: [worker.url] });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+const demo = async (context) => {
+  const page = await context.newPage();
+  await page.goto(`${worker.url}/demo.html?org=web`);
+  await page.waitForSelector('body[data-ready=true]');
+  return page;
+};
+
+test('the demo obtains, refreshes and revokes a token', async () => {
+  const context = await browser.newContext();
+  const page = await demo(context);
+  await page.click('#get');
+  await page.waitForFunction(() => document.getElementById('subject').textContent.startsWith('anon_'));
+  const first = await page.evaluate(() => window.txClient.session());
+  const issuer = `${worker.url}/orgs/web`;
+  const { payload } = await jwtVerify(first.accessToken, createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)), { issuer });
+  assert.equal(payload.sub, first.subject);
+  await page.screenshot({ path: join(ARTIFACTS, 'demo-token.png'), fullPage: true });
+
+  await page.click('#refresh');
+  await page.waitForFunction((old) => window.txClient.session()?.accessToken !== old, first.accessToken);
+  const second = await page.evaluate(() => window.txClient.session());
+  assert.equal(second.subject, first.subject, 'the same anonymous identity');
+  assert.notEqual(second.refreshToken, first.refreshToken, 'rotated');
+
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]');
+  assert.equal(await page.textContent('#subject'), first.subject, 'the identity survives a reload');
+
+  await page.click('#signout');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Signed out'));
+  await page.screenshot({ path: join(ARTIFACTS, 'demo-signed-out.png'), fullPage: true });
+  const r = await worker.postForm('/orgs/web/token', { grant_type: 'refresh_token', refresh_token: second.refreshToken });
+  assert.equal(r.status, 400);
+  assert.match(r.body.error_description, /revoked/);
+  await context.close();
+});
+
+test('two tabs refreshing at once share one rotation: no reuse detected, the session lives', async () => {
+  const context = await browser.newContext();
+  const [a, b] = [await demo(context), await demo(context)];
+  await a.evaluate(() => window.txClient.getToken());
+  const before1 = (await worker.operator('GET', '/orgs/web/session-store')).body.totals;
+  for (let round = 0; round < 3; round++) {
+    const [ta, tb] = await Promise.all([
+      a.evaluate(() => window.txClient.getToken({ forceRefresh: true })),
+      b.evaluate(() => window.txClient.getToken({ forceRefresh: true })),
+    ]);
+    const sid = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url')).sid;
+    assert.equal(sid(ta), sid(tb), `round ${round}: both tabs hold tokens of the one session`);
+  }
+  const after1 = (await worker.operator('GET', '/orgs/web/session-store')).body.totals;
+  assert.equal(after1.revoked_families, before1.revoked_families, 'no family was revoked');
+  const s = await a.evaluate(() => window.txClient.session());
+  const r = await worker.postForm('/orgs/web/token', { grant_type: 'refresh_token', refresh_token: s.refreshToken });
+  assert.equal(r.status, 200, 'the session is alive after the races');
+  await b.screenshot({ path: join(ARTIFACTS, 'demo-second-tab.png'), fullPage: true });
+  await context.close();
+});
