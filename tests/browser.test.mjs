@@ -84,3 +84,46 @@ test('two tabs refreshing at once share one rotation: no reuse detected, the ses
   await b.screenshot({ path: join(ARTIFACTS, 'demo-second-tab.png'), fullPage: true });
   await context.close();
 });
+
+test('the dashboard creates a key, shows its secret once, and revokes it; its tokens are then refused', async () => {
+  const admin = await worker.createKey('web', { name: 'web admin', use: 'admin' });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept());
+  await page.goto(`${worker.url}/dashboard.html`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.fill('#org', 'web');
+  await page.fill('#key-id', admin.id);
+  await page.fill('#key-secret', admin.secret);
+  await page.click('#signin button[type=submit]');
+  await page.waitForSelector('#manage:not([hidden])');
+  await page.waitForSelector(`tr[data-key-id="${admin.id}"]`);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-keys.png'), fullPage: true });
+
+  await page.fill('#new-name', 'browser-made');
+  await page.selectOption('#new-use', 'production');
+  await page.click('#create button[type=submit]');
+  await page.waitForSelector('#secret-box:not([hidden])');
+  const id = await page.textContent('#secret-id');
+  const secret = await page.textContent('#secret-value');
+  assert.match(id, /^key_/);
+  assert.match(secret, /^sec_[A-Za-z0-9_-]{43}$/);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-secret-once.png'), fullPage: true });
+  const made = await worker.operator('GET', `/orgs/web/keys/${id}`);
+  assert.deepEqual(made.body.scopes, ['tokens:introspect', 'sessions:read', 'sessions:revoke']);
+
+  await page.reload();
+  await page.waitForSelector(`tr[data-key-id="${id}"]`);
+  assert.ok(!(await page.content()).includes(secret.slice(4)), 'the secret is gone after a reload');
+
+  const { credential } = await import('./support/worker.mjs');
+  const key = { id, secret, public_jwk: made.body.public_jwk };
+  const before1 = await worker.request('/admin/v1/orgs/web/session-store', { headers: { authorization: `Bearer ${await credential(worker.url, key)}` } });
+  assert.equal(before1.status, 200, 'the new key works');
+  await page.click(`tr[data-key-id="${id}"] button`);
+  await page.waitForFunction((k) => document.querySelector(`tr[data-key-id="${k}"] td:nth-child(4)`)?.textContent === 'revoked', id);
+  const after1 = await worker.request('/admin/v1/orgs/web/session-store', { headers: { authorization: `Bearer ${await credential(worker.url, key)}` } });
+  assert.equal(after1.status, 401, 'a token signed by the revoked key is refused');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-revoked.png'), fullPage: true });
+  await context.close();
+});
