@@ -6,12 +6,15 @@
 //    key through the operator API, unless they already exist: idempotent across restarts.
 // 4. Seeds an admin org key for the dev org and writes it to .dev.env (TX_URL, TX_ORG, TX_KEY_ID,
 //    TX_KEY_SECRET) for the `tx` CLI, unless .dev.env already names an active key of this state.
-// 5. Prints the curl line that gets an anonymous session token, then stays attached to wrangler.
+// 5. Starts the local dev identity provider (scripts/dev-idp.mjs) on PORT+1 and configures it as
+//    the dev org's provider `dev-idp`, so the demo can exchange its tokens. Development only.
+// 6. Prints the curl line that gets an anonymous session token, then stays attached to wrangler.
 //
 // Environment: PORT (default 8787), PERSIST_TO (default: wrangler's .wrangler/state).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { startDevIdp } from './dev-idp.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -142,10 +145,18 @@ async function main() {
   await waitUntilServing(child);
   await seedDevOrg(vars.OPERATOR_TOKEN);
   await seedAdminKey(vars.OPERATOR_TOKEN);
+  try {
+    const idp = await startDevIdp(port + 1);
+    await operator(vars.OPERATOR_TOKEN, 'PUT', `/orgs/${DEV_ORG}/providers/dev-idp`, idp.provider);
+    console.log(`[dev] dev identity provider at ${idp.issuer} (provider "dev-idp" of org "${DEV_ORG}")`);
+  } catch (e) {
+    console.log(`[dev] dev identity provider not started (${e.message}); the demo's exchange is unavailable`);
+  }
   console.log(`\n[dev] ready. Get an anonymous session token:\n`);
   console.log(`  curl -s -X POST ${base}/orgs/${DEV_ORG}/sessions/anonymous\n`);
   console.log(`[dev] Create an org key with the CLI:\n`);
   console.log(`  source .dev.env && scripts/tx keys create --use production --name my-server\n`);
+  console.log(`[dev] Demo: ${base}/demo.html   Key dashboard: ${base}/dashboard.html\n`);
 }
 
 main().catch((e) => {

@@ -125,5 +125,51 @@ test('the dashboard creates a key, shows its secret once, and revokes it; its to
   const after1 = await worker.request('/admin/v1/orgs/web/session-store', { headers: { authorization: `Bearer ${await credential(worker.url, key)}` } });
   assert.equal(after1.status, 401, 'a token signed by the revoked key is refused');
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-revoked.png'), fullPage: true });
+
+  // Allowed origins and identity providers.
+  await page.fill('#origins', `${worker.url}\nhttps://app.web.example`);
+  await page.click('#origins-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'Origins saved.');
+  const org = (await worker.operator('GET', '/orgs/web')).body;
+  assert.deepEqual(org.settings.allowed_origins, [worker.url, 'https://app.web.example']);
+  await page.fill('#provider-id', 'corp');
+  await page.fill('#provider-json', JSON.stringify({
+    issuer: 'https://sso.corp.example', jwks_uri: 'https://sso.corp.example/jwks', algorithms: ['RS256'], audiences: ['web'],
+  }));
+  await page.click('#provider-form button[type=submit]');
+  await page.waitForSelector('tr[data-provider-id="corp"]');
+  assert.equal((await worker.operator('GET', '/orgs/web/providers/corp')).status, 200);
+  await page.click('tr[data-provider-id="corp"] button');
+  await page.waitForFunction(() => !document.querySelector('tr[data-provider-id="corp"]'));
+  assert.equal((await worker.operator('GET', '/orgs/web/providers/corp')).status, 404);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-settings.png'), fullPage: true });
   await context.close();
+});
+
+test('the demo signs in with the dev identity provider: a token exchange upgrading the anonymous session', async () => {
+  const { startDevIdp } = await import('../scripts/dev-idp.mjs');
+  const idp = await startDevIdp();
+  try {
+    const put = await worker.operator('PUT', '/orgs/web/providers/dev-idp', idp.provider);
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${worker.url}/demo.html?org=web&idp=${encodeURIComponent(idp.issuer)}`);
+    await page.waitForSelector('body[data-ready=true]');
+    await page.click('#get');
+    await page.waitForFunction(() => document.getElementById('subject').textContent.startsWith('anon_'));
+    const anon = await page.textContent('#subject');
+    await page.fill('#user', 'alice');
+    await page.click('#exchange');
+    await page.waitForFunction(() => document.getElementById('subject').textContent === 'dev-idp|alice');
+    const claims = JSON.parse(await page.textContent('#claims'));
+    assert.equal(claims.idp, 'dev-idp');
+    assert.equal(claims.anonymous_sub, anon, 'the anonymous session was upgraded');
+    assert.equal(claims.name, 'Alice');
+    assert.equal(claims.anonymous, undefined);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-exchanged.png'), fullPage: true });
+    await context.close();
+  } finally {
+    await idp.stop();
+  }
 });

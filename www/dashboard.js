@@ -69,6 +69,41 @@ async function refreshKeys() {
   }
 }
 
+async function refreshSettings() {
+  const org = await api('GET', '');
+  $('origins').value = org.settings.allowed_origins.join('\n');
+  const { providers } = await api('GET', '/providers');
+  const rows = $('providers');
+  rows.replaceChildren();
+  for (const p of providers) {
+    const tr = document.createElement('tr');
+    tr.dataset.providerId = p.id;
+    for (const v of [p.id, p.issuer, p.algorithms.join(' '), p.allowed_scopes.join(' ')]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    const td = document.createElement('td');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Delete';
+    button.setAttribute('aria-label', `Delete provider ${p.id}`);
+    button.onclick = async () => {
+      if (!confirm(`Delete the identity provider "${p.id}"? Its sessions can no longer refresh.`)) return;
+      try {
+        await api('DELETE', `/providers/${p.id}`);
+        status(`Deleted provider ${p.id}.`);
+        await refreshSettings();
+      } catch (e) {
+        status(`Error: ${e.message}`);
+      }
+    };
+    td.append(button);
+    tr.append(td);
+    rows.append(tr);
+  }
+}
+
 async function revoke(k) {
   if (!confirm(`Revoke the key "${k.name}" (${k.id})? Every token it signed is refused at once.`)) return;
   try {
@@ -83,6 +118,8 @@ async function revoke(k) {
 async function signIn(org, keyId, secret) {
   signer = { org, keyId, key: await importSecret(secret) };
   await refreshKeys();
+  // Settings and providers need org:read and providers:read; a key without them manages keys only.
+  await refreshSettings().catch((e) => status(`Settings unavailable: ${e.message}`));
   sessionStorage.setItem(CREDENTIAL, JSON.stringify({ org, keyId, secret }));
   $('signin').hidden = true;
   $('manage').hidden = false;
@@ -116,6 +153,34 @@ $('create').onsubmit = async (event) => {
     $('new-name').value = '';
     status(`Created ${created.id}. Copy its secret now: it is never shown again.`);
     await refreshKeys();
+  } catch (e) {
+    status(`Error: ${e.message}`);
+  }
+};
+
+$('origins-form').onsubmit = async (event) => {
+  event.preventDefault();
+  try {
+    const { settings } = await api('GET', '');
+    settings.allowed_origins = $('origins').value.split('\n').map((o) => o.trim()).filter(Boolean);
+    delete settings.tier;
+    delete settings.monthly_quota;
+    await api('PUT', '', settings);
+    status('Origins saved.');
+    await refreshSettings();
+  } catch (e) {
+    status(`Error: ${e.message}`);
+  }
+};
+
+$('provider-form').onsubmit = async (event) => {
+  event.preventDefault();
+  try {
+    const body = JSON.parse($('provider-json').value);
+    const id = $('provider-id').value.trim();
+    await api('PUT', `/providers/${id}`, body);
+    status(`Saved provider ${id}.`);
+    await refreshSettings();
   } catch (e) {
     status(`Error: ${e.message}`);
   }

@@ -78,6 +78,17 @@ export async function startWorker(opts = {}) {
   if (opts.devMode) vars.push('DEV_MODE=true');
   if (opts.masterKeyPrevious) vars.push(`MASTER_KEY_PREVIOUS=${opts.masterKeyPrevious}`);
   writeFileSync(join(configDir, '.dev.vars'), vars.join('\n') + '\n');
+  // A free port can be taken by another process before wrangler binds it: try again on another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch({ opts, configDir, persistDir, masterKey, operatorToken });
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function launch({ opts, configDir, persistDir, masterKey, operatorToken }) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
