@@ -95,6 +95,10 @@ pub struct CheckCall {
     pub facts: crate::revocation::TokenFacts,
     #[serde(default)]
     pub generation: Option<u32>,
+    /// Single use: when the token is good, record its `jti` as spent until this time, so a second
+    /// presentation is refused (admin credentials).
+    #[serde(default)]
+    pub spend_until: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -167,6 +167,13 @@ describe('credentials', () => {
     });
   }
 
+  test('401: a credential is single-use, a replay is refused', async () => {
+    const token = await credential(worker.url, admin);
+    const call = () => worker.request('/admin/v1/orgs/acme', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await call()).status, 200);
+    assertOAuthError(await call(), 401, 'invalid_token', /already used/);
+  });
+
   test('401: signed by another key than its kid names', async () => {
     const other = await worker.createKey('acme', { name: 'other', use: 'ci' });
     const forged = await credential(worker.url, { ...other, id: admin.id });

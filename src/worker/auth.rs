@@ -8,7 +8,7 @@ use worker::{Context, Env, Request};
 
 use super::org_cache::now_ms;
 use super::{config, http, kv, shards};
-use crate::admin_credential::{admin_audience, PresentedCredential};
+use crate::admin_credential::{admin_audience, PresentedCredential, LEEWAY_SECS};
 use crate::api_error::ApiError;
 use crate::principal::Principal;
 use crate::revocation::TokenFacts;
@@ -68,7 +68,8 @@ async fn org_key(
     let audiences: Vec<String> = origins.iter().map(|o| admin_audience(o)).collect();
     let now_ms = now_ms();
     let claims = credential.verify(&key, &audiences, now_ms / 1000)?;
-    // KV may lag a revocation made elsewhere; the key's shard knows at once.
+    // KV may lag a revocation made elsewhere; the key's shard knows at once. The same call
+    // spends the credential: a replayed one (same jti) is refused.
     let facts = TokenFacts {
         sub: key.id.clone(),
         kid: Some(key.id.clone()),
@@ -76,9 +77,11 @@ async fn org_key(
         issued_at: claims.iat,
         ..TokenFacts::default()
     };
-    if !shards::check(env, &key.org, facts, None).await? {
+    let until = claims.exp.saturating_add(LEEWAY_SECS);
+    if !shards::check_and_spend(env, &key.org, facts, until).await? {
         return Err(ApiError::InvalidToken(
-            "invalid credential: the key has been revoked".into(),
+            "invalid credential: the key has been revoked, or this credential was already used"
+                .into(),
         ));
     }
     stamp_last_used(ctx, store, &key.id, now_ms);

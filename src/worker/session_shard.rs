@@ -14,7 +14,8 @@
 //!
 //! Operations: `/refresh` (rotate, repeat the child, or detect reuse; refused when a revocation
 //! covers the session), `/revoke` (record a revocation; a session or subject revocation also marks
-//! its families revoked), `/check` (is a token covered by a revocation, or a refresh token spent),
+//! its families revoked), `/check` (is a token covered by a revocation, or a refresh token spent;
+//! a single-use token, an admin credential, is spent by it),
 //! `/purge` (what the alarm runs, on demand), `/stats`.
 //!
 //! A family row lives until its session's absolute end (`expires_at`), a revocation until nothing
@@ -275,6 +276,16 @@ impl SessionShard {
             Some(generation) => is_live_generation(family.as_ref(), generation),
             None => family.is_none_or(|f| f.revoked_at.is_none()),
         };
+        // A single-use token is spent now: its jti is recorded like a revocation (checked above,
+        // in the same atomic step), kept until the token has expired.
+        if let (true, Some(until), Some(jti)) = (active, call.spend_until, &facts.jti) {
+            self.revoke(&Revocation {
+                kind: Kind::Jti,
+                value: jti.clone(),
+                at: now_secs(),
+                expires_at: until,
+            })?;
+        }
         Ok(CheckResult { active })
     }
 

@@ -89,9 +89,36 @@ pub async fn check(
     facts: TokenFacts,
     generation: Option<u32>,
 ) -> Result<bool, ApiError> {
-    let stub = stub(env, org, shard_of(org, &facts.sub))?;
-    let body =
-        serde_json::to_string(&CheckCall { facts, generation }).map_err(|_| ApiError::Internal)?;
+    check_call(
+        env,
+        org,
+        CheckCall {
+            facts,
+            generation,
+            spend_until: None,
+        },
+    )
+    .await
+}
+
+/// As [`check`], for a single-use token: when good, it is spent (a second use is refused).
+pub async fn check_and_spend(
+    env: &Env,
+    org: &OrgId,
+    facts: TokenFacts,
+    until: u64,
+) -> Result<bool, ApiError> {
+    let call = CheckCall {
+        facts,
+        generation: None,
+        spend_until: Some(until),
+    };
+    check_call(env, org, call).await
+}
+
+async fn check_call(env: &Env, org: &OrgId, check: CheckCall) -> Result<bool, ApiError> {
+    let stub = stub(env, org, shard_of(org, &check.facts.sub))?;
+    let body = serde_json::to_string(&check).map_err(|_| ApiError::Internal)?;
     let result: CheckResult = call(&stub, "check", Some(body)).await?;
     Ok(result.active)
 }
