@@ -39,6 +39,9 @@ pub const MASTER_KEY_PREVIOUS_SECRET: &str = "MASTER_KEY_PREVIOUS";
 
 thread_local! {
     static MASTER: RefCell<Option<Rc<Keyring>>> = const { RefCell::new(None) };
+    /// The environment, once the configuration passed `validate` in this isolate: a deployment's
+    /// vars, secrets and bindings do not change while an isolate lives.
+    static VALIDATED: std::cell::Cell<Option<Environment>> = const { std::cell::Cell::new(None) };
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
@@ -96,8 +99,18 @@ pub fn operator_token(env: &Env) -> Result<String, ApiError> {
 
 /// Checks the configuration before anything is served: the environment, that no development
 /// setting is on outside development, the bindings, and the master key (imported once). Any
-/// problem is a 503 naming it (a secret by name, never its value).
+/// problem is a 503 naming it (a secret by name, never its value). Checked once per isolate: after
+/// a success the answer is remembered, so warm requests pay nothing for it.
 pub async fn validate(env: &Env) -> Result<Environment, ApiError> {
+    if let Some(environment) = VALIDATED.with(|v| v.get()) {
+        return Ok(environment);
+    }
+    let environment = check(env).await?;
+    VALIDATED.with(|v| v.set(Some(environment)));
+    Ok(environment)
+}
+
+async fn check(env: &Env) -> Result<Environment, ApiError> {
     let name = env.var(ENVIRONMENT_VAR).ok().map(|v| v.to_string());
     let environment = Environment::parse(name.as_deref()).map_err(ApiError::Misconfigured)?;
     environment
