@@ -3,7 +3,7 @@
 use worker::{Headers, Request, Response};
 
 use crate::api_error::ApiError;
-use crate::body::MAX_BODY_BYTES;
+use crate::body::{parse_params, Params, MAX_BODY_BYTES};
 use crate::cors;
 
 /// How a response may be cached.
@@ -115,6 +115,12 @@ pub fn preflight() -> Response {
 
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
+}
+
+/// The request's parameters: its body read (with the size limit) and parsed as form or JSON.
+pub async fn read_params(req: &mut Request) -> Result<Params, ApiError> {
+    let body = read_body(req).await?;
+    parse_params(header(req, "Content-Type").as_deref(), &body)
 }
 
 /// Reads the body, refusing with 413 anything above the limit (by `Content-Length` before reading,

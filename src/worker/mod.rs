@@ -26,7 +26,6 @@ mod webcrypto;
 use worker::{console_log, event, Context, Env, Request, Response};
 
 use crate::api_error::ApiError;
-use crate::body::parse_params;
 use crate::cors::allowed_origin;
 use crate::exchange::request::GRANT_TYPE;
 use crate::request_log::{request_id, version, LogLine};
@@ -164,15 +163,13 @@ async fn serve_public(
         Endpoint::Metadata => Ok(documents::metadata(&ctx, &issuer)),
         Endpoint::Jwks => Ok(documents::jwks(&ctx)),
         Endpoint::AnonymousSession => {
-            let body = http::read_body(req).await?;
-            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            let params = http::read_params(req).await?;
             metering::limit_anonymous(env, &ctx, req).await?;
             let issue = sessions::create_anonymous(&ctx, &params, &issuer);
             metered(env, worker_ctx, &ctx, issue).await
         }
         Endpoint::Token => {
-            let body = http::read_body(req).await?;
-            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            let params = http::read_params(req).await?;
             let grant = params.require("grant_type")?;
             if grant != "refresh_token" && grant != GRANT_TYPE {
                 return Err(ApiError::UnsupportedGrantType(format!(
@@ -189,15 +186,13 @@ async fn serve_public(
             metered(env, worker_ctx, &ctx, issue).await
         }
         Endpoint::Revoke => {
-            let body = http::read_body(req).await?;
-            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            let params = http::read_params(req).await?;
             revocations::revoke_own(env, &ctx, &params, &issuer).await
         }
         Endpoint::Introspect => {
             let principal =
                 auth::authenticate(req, env, worker_ctx, &config::own_origins(env, url)).await?;
-            let body = http::read_body(req).await?;
-            let params = parse_params(http::header(req, "Content-Type").as_deref(), &body)?;
+            let params = http::read_params(req).await?;
             introspection::introspect(env, &ctx, &principal, &params, &issuer).await
         }
         _ => Err(ApiError::NotFound),
