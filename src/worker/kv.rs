@@ -11,6 +11,8 @@
 //! | `org/{org}/provider/{id}` | an identity provider, HS256 secret sealed ([`ProviderRecord`]) |
 //! | `org/{org}/audit/{order}` | an audit entry ([`AuditEntry`]), expiring |
 
+use std::collections::HashMap;
+
 use serde::de::DeserializeOwned;
 use worker::kv::KvStore;
 
@@ -35,13 +37,9 @@ pub async fn get_org(store: &KvStore, org: &OrgId) -> Result<Option<OrgRecord>, 
 
 /// Writes the org, and its entry in the index of orgs (`orgs/{org}`) that listing reads.
 pub async fn put_org(store: &KvStore, record: &OrgRecord) -> Result<(), ApiError> {
-    put_json(store, &org_key(&record.id), record).await?;
-    store
-        .put(&format!("orgs/{}", record.id.as_str()), "1")
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_json(store, &org_key(&record.id), record, Expiry::Never).await?;
+    let index = format!("orgs/{}", record.id.as_str());
+    put_text(store, &index, "1".into(), Expiry::Never).await
 }
 
 /// Every org's id, from the index.
@@ -55,18 +53,17 @@ pub async fn list_org_ids(store: &KvStore) -> Result<Vec<String>, ApiError> {
 
 /// A retired key's record expires from KV a day after it leaves the JWKS, so storage stays bounded.
 pub async fn put_signing_key(store: &KvStore, key: &SigningKeyRecord) -> Result<(), ApiError> {
-    let name = SigningKeyRecord::kv_key(&key.org, &key.kid);
-    let Some(unpublished_at) = key.unpublished_at() else {
-        return put_json(store, &name, key).await;
+    let expiry = match key.unpublished_at() {
+        Some(at) => Expiry::At(at.saturating_add(86_400)),
+        None => Expiry::Never,
     };
-    let text = serde_json::to_string(key).map_err(storage_error)?;
-    store
-        .put(&name, text)
-        .map_err(storage_error)?
-        .expiration(unpublished_at.saturating_add(86_400))
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_json(
+        store,
+        &SigningKeyRecord::kv_key(&key.org, &key.kid),
+        key,
+        expiry,
+    )
+    .await
 }
 
 pub async fn get_signing_key(
@@ -107,13 +104,9 @@ pub async fn get_org_key(store: &KvStore, id: &str) -> Result<Option<OrgKeyRecor
 
 /// Writes the record, then the org's index entry (a key is findable by id before it is listed).
 pub async fn put_org_key(store: &KvStore, key: &OrgKeyRecord) -> Result<(), ApiError> {
-    put_json(store, &OrgKeyRecord::kv_key(&key.id), key).await?;
-    store
-        .put(&OrgKeyRecord::index_key(&key.org, &key.id), "1")
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_json(store, &OrgKeyRecord::kv_key(&key.id), key, Expiry::Never).await?;
+    let index = OrgKeyRecord::index_key(&key.org, &key.id);
+    put_text(store, &index, "1".into(), Expiry::Never).await
 }
 
 /// The org's keys, oldest first; index entries whose record is missing or of another org are
@@ -151,7 +144,8 @@ pub async fn put_provider(
     org: &OrgId,
     record: &ProviderRecord,
 ) -> Result<(), ApiError> {
-    put_json(store, &ProviderRecord::kv_key(org, &record.id), record).await
+    let key = ProviderRecord::kv_key(org, &record.id);
+    put_json(store, &key, record, Expiry::Never).await
 }
 
 pub async fn delete_provider(store: &KvStore, org: &OrgId, id: &str) -> Result<(), ApiError> {
@@ -174,26 +168,13 @@ fn last_used_key(id: &str) -> String {
 }
 
 pub async fn put_key_last_used(store: &KvStore, id: &str, at: u64) -> Result<(), ApiError> {
-    store
-        .put(&last_used_key(id), at)
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_text(store, &last_used_key(id), at.to_string(), Expiry::Never).await
 }
 
 /// Last-use stamps of `ids`, in the same order (`None` where never used).
 pub async fn keys_last_used(store: &KvStore, ids: &[&str]) -> Result<Vec<Option<u64>>, ApiError> {
     let names: Vec<String> = ids.iter().map(|id| last_used_key(id)).collect();
-    let mut found = std::collections::HashMap::new();
-    for chunk in names.chunks(100) {
-        let values = store
-            .get_bulk(chunk)
-            .json::<u64>()
-            .await
-            .map_err(storage_error)?;
-        found.extend(values);
-    }
+    let found = get_bulk::<u64>(store, &names).await?;
     Ok(names
         .iter()
         .map(|n| found.get(n).copied().flatten())
@@ -206,14 +187,8 @@ pub async fn append_audit(
     entry: &AuditEntry,
     nonce: u32,
 ) -> Result<(), ApiError> {
-    let text = serde_json::to_string(entry).map_err(storage_error)?;
-    store
-        .put(&entry.kv_key(org, nonce), text)
-        .map_err(storage_error)?
-        .expiration_ttl(RETENTION_SECS)
-        .execute()
-        .await
-        .map_err(storage_error)
+    let key = entry.kv_key(org, nonce);
+    put_json(store, &key, entry, Expiry::After(RETENTION_SECS)).await
 }
 
 /// Up to `limit` entries, newest first, from `cursor`; and the cursor of the next page.
@@ -237,19 +212,40 @@ pub async fn list_audit(
     Ok((values, next))
 }
 
+/// When a written value expires.
+enum Expiry {
+    Never,
+    /// At this Unix time.
+    At(u64),
+    /// This many seconds after the write.
+    After(u64),
+}
+
 /// Writes `value` as JSON text (never through a JS object, which would turn maps into `{}`).
 async fn put_json(
     store: &KvStore,
     key: &str,
     value: &impl serde::Serialize,
+    expiry: Expiry,
 ) -> Result<(), ApiError> {
     let text = serde_json::to_string(value).map_err(storage_error)?;
-    store
-        .put(key, text)
-        .map_err(storage_error)?
-        .execute()
-        .await
-        .map_err(storage_error)
+    put_text(store, key, text, expiry).await
+}
+
+/// The one place a value is written.
+async fn put_text(
+    store: &KvStore,
+    key: &str,
+    text: String,
+    expiry: Expiry,
+) -> Result<(), ApiError> {
+    let put = store.put(key, text).map_err(storage_error)?;
+    let put = match expiry {
+        Expiry::Never => put,
+        Expiry::At(at) => put.expiration(at),
+        Expiry::After(secs) => put.expiration_ttl(secs),
+    };
+    put.execute().await.map_err(storage_error)
 }
 
 /// Every key name under `prefix`, following cursors, at most `max`.
@@ -280,14 +276,26 @@ async fn get_many<T: DeserializeOwned>(
     store: &KvStore,
     names: &[String],
 ) -> Result<Vec<T>, ApiError> {
-    let mut out = Vec::with_capacity(names.len());
+    let mut values = get_bulk::<T>(store, names).await?;
+    Ok(names
+        .iter()
+        .filter_map(|n| values.remove(n).flatten())
+        .collect())
+}
+
+/// `names` read in batches of 100 (the most one bulk read takes), by name.
+async fn get_bulk<T: DeserializeOwned>(
+    store: &KvStore,
+    names: &[String],
+) -> Result<HashMap<String, Option<T>>, ApiError> {
+    let mut out = HashMap::with_capacity(names.len());
     for chunk in names.chunks(100) {
-        let mut values = store
+        let values = store
             .get_bulk(chunk)
             .json::<T>()
             .await
             .map_err(storage_error)?;
-        out.extend(chunk.iter().filter_map(|n| values.remove(n).flatten()));
+        out.extend(values);
     }
     Ok(out)
 }
