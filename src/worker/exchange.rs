@@ -6,15 +6,14 @@ use worker::{Env, Response};
 
 use super::http::{self, Caching};
 use super::org_cache::{now_ms, OrgContext};
-use super::sessions::{self, split, RANDOM_LEN};
-use super::{shards, upstream_keys, webcrypto};
+use super::sessions;
+use super::{shards, upstream_keys};
 use crate::api_error::ApiError;
 use crate::body::Params;
 use crate::exchange::actor::{self, ActorLink};
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::exchange::{policy, subject_token};
-use crate::ids::SessionIds;
-use crate::refresh_token::{ExchangedSession, NewSession, RefreshPayload};
+use crate::refresh_token::ExchangedSession;
 
 pub async fn exchange(
     env: &Env,
@@ -54,32 +53,17 @@ pub async fn exchange(
         }
     };
 
-    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
-    let (id_bytes, rest) = split::<48>(&random);
-    let ids = SessionIds::from_random(&id_bytes);
     let subject = format!("{}{}", provider.settings.subject_prefix, identity.sub);
-    let mut session = RefreshPayload::first(
-        &NewSession {
-            org: &ctx.record.id,
-            session_id: &ids.session_id,
-            subject: &subject,
-            scope: &scope,
-            device_id: None,
-            now,
-            session_ttl_secs: ctx.record.settings.session_ttl_secs,
-        },
-        &split::<16>(rest).0,
-    );
-    session.exchanged = Some(ExchangedSession {
+    let exchanged = ExchangedSession {
         idp: provider.id.clone(),
         aud,
         client_id: req.client_id.to_owned(),
         claims,
         anonymous_sub,
         act,
-    });
-    let iv = split::<12>(&rest[16..]).0;
-    let issued = sessions::issue(ctx, issuer, &session, &ids.jti, &scope, iv).await?;
+    };
+    let (issued, session) =
+        sessions::start(ctx, issuer, Some(&subject), &scope, None, Some(exchanged)).await?;
     let mut body = sessions::token_body(&issued, &session, &scope);
     body["issued_token_type"] = TOKEN_TYPE_ACCESS_TOKEN.into();
     Ok(http::json(200, body.to_string(), Caching::NoStore))

@@ -12,11 +12,11 @@ use crate::body::Params;
 use crate::family::{Decision, RefreshCall, RefreshRules};
 use crate::ids::{random_id, SessionIds};
 use crate::jose::jws;
-use crate::refresh_token::{self, NewSession, RefreshPayload};
+use crate::refresh_token::{self, ExchangedSession, NewSession, RefreshPayload};
 use crate::session::{valid_device_id, ScopeSet, SessionView};
 
 /// Randomness one issuance needs, drawn in a single call: ids (48), refresh nonce (16), iv (12).
-pub const RANDOM_LEN: usize = 76;
+const RANDOM_LEN: usize = 76;
 
 pub struct Issued {
     pub access_token: String,
@@ -42,32 +42,48 @@ pub async fn create_anonymous(
             "device_id: 1 to 128 characters of A-Z a-z 0-9 . _ : -",
         ));
     }
+    let (issued, session) = start(
+        ctx,
+        issuer,
+        None,
+        &settings.anonymous_scope,
+        device_id,
+        None,
+    )
+    .await?;
+    Ok(token_response(&issued, &session, &session.scope))
+}
+
+/// Starts a session: its ids, its first refresh token and an access token, in one draw of
+/// randomness. `subject` `None` is a new anonymous identity; `exchanged` what an exchange
+/// established.
+pub async fn start(
+    ctx: &OrgContext,
+    issuer: &str,
+    subject: Option<&str>,
+    scope: &str,
+    device_id: Option<&str>,
+    exchanged: Option<ExchangedSession>,
+) -> Result<(Issued, RefreshPayload), ApiError> {
     let random: [u8; RANDOM_LEN] = webcrypto::random()?;
     let (id_bytes, rest) = split::<48>(&random);
     let ids = SessionIds::from_random(&id_bytes);
-    let now = now_ms() / 1000;
-    let payload = RefreshPayload::first(
+    let mut session = RefreshPayload::first(
         &NewSession {
             org: &ctx.record.id,
             session_id: &ids.session_id,
-            subject: &ids.subject,
-            scope: &settings.anonymous_scope,
+            subject: subject.unwrap_or(&ids.subject),
+            scope,
             device_id,
-            now,
-            session_ttl_secs: settings.session_ttl_secs,
+            now: now_ms() / 1000,
+            session_ttl_secs: ctx.record.settings.session_ttl_secs,
         },
         &split::<16>(rest).0,
     );
-    let issued = issue(
-        ctx,
-        issuer,
-        &payload,
-        &ids.jti,
-        &payload.scope,
-        split::<12>(&rest[16..]).0,
-    )
-    .await?;
-    Ok(token_response(&issued, &payload, &payload.scope))
+    session.exchanged = exchanged;
+    let iv = split::<12>(&rest[16..]).0;
+    let issued = issue(ctx, issuer, &session, &ids.jti, scope, iv).await?;
+    Ok((issued, session))
 }
 
 /// `POST /orgs/{org}/token` with `grant_type=refresh_token`: same subject and session, new access
@@ -151,7 +167,7 @@ pub async fn refresh(
 }
 
 /// A new access token and the session's refresh token, sealed.
-pub async fn issue(
+async fn issue(
     ctx: &OrgContext,
     issuer: &str,
     session: &RefreshPayload,
@@ -263,7 +279,7 @@ pub fn token_body(issued: &Issued, session: &RefreshPayload, scope: &str) -> ser
 }
 
 /// The first `N` bytes of `bytes` as an array, and the rest. Callers pass buffers of known length.
-pub fn split<const N: usize>(bytes: &[u8]) -> ([u8; N], &[u8]) {
+fn split<const N: usize>(bytes: &[u8]) -> ([u8; N], &[u8]) {
     let mut head = [0u8; N];
     let n = N.min(bytes.len());
     head[..n].copy_from_slice(&bytes[..n]);
