@@ -96,14 +96,26 @@ pub struct Admission {
 }
 
 impl QuotaCounter {
-    /// Counts one request of `month` against `limit`, if it fits.
-    pub fn admit(&mut self, month: &str, reset: u64, limit: u64) -> Admission {
+    /// Starts counting `month` afresh if the counter holds another one.
+    fn enter(&mut self, month: &str, now_ms: u64) {
         if self.month != month {
             *self = Self {
                 month: month.to_owned(),
+                last_flush_ms: now_ms,
                 ..Self::default()
             };
         }
+    }
+
+    /// The month's total as the usage object knows it, read when an isolate starts metering an org.
+    pub fn load(&mut self, month: &str, total: u64, now_ms: u64) {
+        self.enter(month, now_ms);
+        self.confirmed = self.confirmed.max(total);
+    }
+
+    /// Counts one request of `month` against `limit`, if it fits.
+    pub fn admit(&mut self, month: &str, reset: u64, limit: u64, now_ms: u64) -> Admission {
+        self.enter(month, now_ms);
         let used = self.confirmed + self.pending;
         let allowed = used < limit;
         if allowed {
@@ -167,33 +179,49 @@ mod tests {
     fn admission_counts_until_the_limit() {
         let mut c = QuotaCounter::default();
         for i in 0..3 {
-            let a = c.admit("2026-11", 99, 3);
+            let a = c.admit("2026-11", 99, 3, 0);
             assert!(a.allowed);
             assert_eq!(a.remaining, 2 - i);
         }
-        let a = c.admit("2026-11", 99, 3);
+        let a = c.admit("2026-11", 99, 3, 0);
         assert!(!a.allowed);
         assert_eq!((a.remaining, a.reset), (0, 99));
         assert!(
-            c.admit("2026-12", 199, 3).allowed,
+            c.admit("2026-12", 199, 3, 0).allowed,
             "a new month starts over"
         );
+    }
+
+    #[test]
+    fn an_isolate_starts_from_the_month_total() {
+        let mut c = QuotaCounter::default();
+        c.load("2026-11", 9, 5_000);
+        assert_eq!(
+            c.last_flush_ms, 5_000,
+            "no flush is due the moment it starts"
+        );
+        let a = c.admit("2026-11", 99, 10, 5_001);
+        assert!(a.allowed);
+        assert_eq!(a.remaining, 0);
+        assert!(!c.admit("2026-11", 99, 10, 5_002).allowed);
+        c.load("2026-12", 3, 6_000);
+        assert_eq!((c.confirmed, c.pending), (3, 0), "a new month starts over");
     }
 
     #[test]
     fn flushes_batch_and_confirm() {
         let mut c = QuotaCounter::default();
         for _ in 0..FLUSH_EVERY - 1 {
-            c.admit("m", 0, 1_000_000);
+            c.admit("m", 0, 1_000_000, 0);
         }
         assert_eq!(
             c.take_flush(1),
             None,
             "neither enough requests nor enough time"
         );
-        c.admit("m", 0, 1_000_000);
+        c.admit("m", 0, 1_000_000, 0);
         assert_eq!(c.take_flush(2), Some(FLUSH_EVERY));
-        c.admit("m", 0, 1_000_000);
+        c.admit("m", 0, 1_000_000, 0);
         assert_eq!(
             c.take_flush(FLUSH_AFTER_MS * 3),
             None,

@@ -64,22 +64,16 @@ pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, Api
             if c.len() > 4096 {
                 c.clear();
             }
-            let q = c.entry(org.clone()).or_default();
-            if q.month != month {
-                *q = QuotaCounter {
-                    month: month.clone(),
-                    last_flush_ms: now_ms(),
-                    ..QuotaCounter::default()
-                };
-            }
-            q.confirmed = q.confirmed.max(total);
+            c.entry(org.clone())
+                .or_default()
+                .load(&month, total, now_ms());
         });
     }
     let admission = COUNTERS.with(|c| {
         c.borrow_mut()
             .entry(org.clone())
             .or_default()
-            .admit(&month, reset, limit)
+            .admit(&month, reset, limit, now_ms())
     });
     if admission.allowed {
         Ok(Some(admission))
