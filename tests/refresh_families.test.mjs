@@ -19,13 +19,8 @@ before(async () => {
 });
 after(() => worker?.stop());
 
-const newSession = async (org = 'acme') => {
-  const res = await worker.postForm(`/orgs/${org}/sessions/anonymous`, {});
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
-};
-const refresh = (refresh_token, org = 'acme') =>
-  worker.postForm(`/orgs/${org}/token`, { grant_type: 'refresh_token', refresh_token });
+const newSession = (org = 'acme') => worker.session(org);
+const refresh = (refresh_token, org = 'acme') => worker.refresh(org, refresh_token);
 const ok = async (promise) => {
   const res = await promise;
   assert.equal(res.status, 200, JSON.stringify(res.body));

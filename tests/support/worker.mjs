@@ -157,6 +157,18 @@ export class TestWorker {
     return { status: res.status, headers: res.headers, body };
   }
 
+  /** A new anonymous session of `org` (asserted 200); its token response. */
+  async session(org) {
+    const res = await this.postForm(`/orgs/${org}/sessions/anonymous`, {});
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
+  }
+
+  /** A refresh of `refresh_token` at `org`'s token endpoint; the raw result. */
+  refresh(org, refresh_token) {
+    return this.postForm(`/orgs/${org}/token`, { grant_type: 'refresh_token', refresh_token });
+  }
+
   /** Operator API call with the operator token. */
   operator(method, path, body) {
     return this.request(`/admin/v1${path}`, {
