@@ -9,6 +9,8 @@ cd "$ROOT"
 if [ -f build/index.js ] && [ -f build/index_bg.wasm ] &&
   [ -z "$(find src Cargo.toml Cargo.lock -newer build/index.js -print -quit)" ]; then
   echo "[build] build/ is up to date" >&2
-  exit 0
+else
+  worker-build --release >&2
 fi
-worker-build --release >&2
+# The entry module (lean hot paths, then the workers-rs fetch) sits next to the bundle it imports.
+cp src/entry.mjs build/entry.mjs

@@ -110,6 +110,12 @@ pub async fn validate(env: &Env) -> Result<Environment, ApiError> {
     Ok(environment)
 }
 
+/// Whether this isolate has validated its configuration (the lean entry's hot paths serve only
+/// then; the first request of an isolate goes through [`validate`]).
+pub fn validated() -> bool {
+    VALIDATED.with(|v| v.get()).is_some()
+}
+
 async fn check(env: &Env) -> Result<Environment, ApiError> {
     let name = env.var(ENVIRONMENT_VAR).ok().map(|v| v.to_string());
     let environment = Environment::parse(name.as_deref()).map_err(ApiError::Misconfigured)?;
@@ -141,11 +147,19 @@ pub fn dev_mode(env: &Env) -> bool {
 
 /// The origin issuer URLs are built on.
 pub fn issuer_origin(env: &Env, request_url: &worker::Url) -> String {
+    configured_origin(env).unwrap_or_else(|| request_url.origin().ascii_serialization())
+}
+
+/// [`issuer_origin`] for a request whose origin (`scheme://host[:port]`) is already known.
+pub fn issuer_origin_of(env: &Env, request_origin: &str) -> String {
+    configured_origin(env).unwrap_or_else(|| request_origin.to_owned())
+}
+
+fn configured_origin(env: &Env) -> Option<String> {
     env.var(ISSUER_ORIGIN_VAR)
         .ok()
         .map(|v| v.to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| request_url.origin().ascii_serialization())
 }
 
 /// The origins this worker answers as: the configured one (if any) and the request's own. An

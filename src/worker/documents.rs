@@ -40,6 +40,14 @@ pub fn metadata(ctx: &OrgContext, issuer: &str) -> Response {
     )
 }
 
+/// The `Cache-Control` of the public documents (JWKS, metadata).
+pub fn cache_control() -> String {
+    Caching::Public {
+        max_age: MAX_AGE_SECS,
+    }
+    .header_value()
+}
+
 pub fn jwks(ctx: &OrgContext) -> Response {
     http::json(
         200,

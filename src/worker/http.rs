@@ -15,6 +15,20 @@ pub enum Caching {
     Public { max_age: u32 },
 }
 
+impl Caching {
+    /// The `Cache-Control` value.
+    pub fn header_value(self) -> String {
+        match self {
+            Self::NoStore => "no-store".to_owned(),
+            Self::Public { max_age } => format!("public, max-age={max_age}"),
+        }
+    }
+}
+
+/// What browser code may read of a response: what tells it when to retry.
+pub const EXPOSE_HEADERS: &str =
+    "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
+
 /// Which origin, if any, a response is shared with (CORS).
 #[derive(Clone, Debug, Default)]
 pub enum CorsGrant {
@@ -37,25 +51,16 @@ impl CorsGrant {
             }
         };
         let _ = headers.set("Access-Control-Allow-Origin", origin);
-        // Browser code may read what tells it when to retry.
-        let _ = headers.set(
-            "Access-Control-Expose-Headers",
-            "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset",
-        );
+        let _ = headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS);
     }
 }
 
 pub fn json(status: u16, body: String, caching: Caching) -> Response {
     let headers = Headers::new();
     let _ = headers.set("Content-Type", "application/json");
-    match caching {
-        Caching::NoStore => {
-            let _ = headers.set("Cache-Control", "no-store");
-            let _ = headers.set("Pragma", "no-cache");
-        }
-        Caching::Public { max_age } => {
-            let _ = headers.set("Cache-Control", &format!("public, max-age={max_age}"));
-        }
+    let _ = headers.set("Cache-Control", &caching.header_value());
+    if matches!(caching, Caching::NoStore) {
+        let _ = headers.set("Pragma", "no-cache");
     }
     Response::builder()
         .with_status(status)

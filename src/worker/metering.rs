@@ -31,19 +31,32 @@ pub async fn limit_anonymous(env: &Env, ctx: &OrgContext, req: &Request) -> Resu
     let limiter = env.rate_limiter(binding).map_err(|_| {
         ApiError::Misconfigured(format!("rate limiting binding {binding} is missing"))
     })?;
-    let ip = http::header(req, "CF-Connecting-IP").unwrap_or_else(|| "unknown".into());
-    let key = format!("{}:{ip}", ctx.record.id.as_str());
-    let outcome = limiter.limit(key).await.map_err(|_| ApiError::Internal)?;
+    let ip = http::header(req, "CF-Connecting-IP");
+    let outcome = limiter
+        .limit(anonymous_rate_key(ctx, ip.as_deref()))
+        .await
+        .map_err(|_| ApiError::Internal)?;
     if outcome.success {
         Ok(())
     } else {
-        Err(ApiError::RateLimited {
-            retry_after: RATE_PERIOD_SECS,
-            message: format!(
-                "too many new anonymous sessions from this address: {} per minute",
-                tier.per_minute().unwrap_or(0)
-            ),
-        })
+        Err(anonymous_rate_exceeded(ctx))
+    }
+}
+
+/// The per-IP limiter's key of a new anonymous session: the org and the client address.
+pub fn anonymous_rate_key(ctx: &OrgContext, ip: Option<&str>) -> String {
+    format!("{}:{}", ctx.record.id.as_str(), ip.unwrap_or("unknown"))
+}
+
+/// The 429 of a client over the org's per-IP limit on new anonymous sessions.
+pub fn anonymous_rate_exceeded(ctx: &OrgContext) -> ApiError {
+    let tier = ctx.record.settings.anonymous_rate_limit;
+    ApiError::RateLimited {
+        retry_after: RATE_PERIOD_SECS,
+        message: format!(
+            "too many new anonymous sessions from this address: {} per minute",
+            tier.per_minute().unwrap_or(0)
+        ),
     }
 }
 
@@ -53,36 +66,42 @@ pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, Api
     let Some(limit) = ctx.record.settings.quota() else {
         return Ok(None);
     };
+    let org = &ctx.record.id;
+    if let Some(admitted) = admit_counted(ctx, limit) {
+        return admitted;
+    }
+    let (month, _) = quota_month(now_ms() / 1000);
+    let total = add_usage(env, org, &month, 0).await?;
+    COUNTERS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.entry(org.clone())
+            .or_default()
+            .load(&month, total, now_ms());
+    });
+    admit_counted(ctx, limit).unwrap_or(Err(ApiError::Internal))
+}
+
+/// Admits against the isolate's counter without awaiting anything; `None` when this isolate has
+/// not read the org's total for the current month yet.
+pub fn admit_counted(ctx: &OrgContext, limit: u64) -> Option<Result<Option<Admission>, ApiError>> {
     let now = now_ms() / 1000;
     let (month, reset) = quota_month(now);
-    let org = &ctx.record.id;
-    let known = COUNTERS.with(|c| c.borrow().get(org).is_some_and(|q| q.month == month));
-    if !known {
-        let total = add_usage(env, org, &month, 0).await?;
-        COUNTERS.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() > 4096 {
-                c.clear();
-            }
-            c.entry(org.clone())
-                .or_default()
-                .load(&month, total, now_ms());
-        });
-    }
-    let admission = COUNTERS.with(|c| {
-        c.borrow_mut()
-            .entry(org.clone())
-            .or_default()
-            .admit(&month, reset, limit, now_ms())
-    });
-    if admission.allowed {
-        Ok(Some(admission))
-    } else {
-        Err(ApiError::RateLimited {
-            retry_after: reset.saturating_sub(now).max(1),
-            message: format!("the org's monthly quota of {limit} tokens is used up"),
+    COUNTERS.with(|c| {
+        let mut c = c.borrow_mut();
+        let counter = c.get_mut(&ctx.record.id).filter(|q| q.month == month)?;
+        let admission = counter.admit(&month, reset, limit, now_ms());
+        Some(if admission.allowed {
+            Ok(Some(admission))
+        } else {
+            Err(ApiError::RateLimited {
+                retry_after: reset.saturating_sub(now).max(1),
+                message: format!("the org's monthly quota of {limit} tokens is used up"),
+            })
         })
-    }
+    })
 }
 
 /// Takes back an admission whose request failed: only issued tokens count.

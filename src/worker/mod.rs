@@ -7,6 +7,7 @@ mod config;
 mod documents;
 mod exchange;
 mod health;
+mod hot;
 mod http;
 mod introspection;
 mod kv;

@@ -107,6 +107,18 @@ pub async fn get(env: &Env, org: &OrgId) -> Result<Rc<OrgContext>, ApiError> {
     }
 }
 
+/// The org if this isolate holds it and it is fresh; never reads KV.
+pub fn peek(org: &OrgId) -> Option<Rc<OrgContext>> {
+    let now = now_ms();
+    CACHE.with(|c| match c.borrow().get(org) {
+        Some((expires, entry)) if now < *expires => match &**entry {
+            Entry::Found(ctx) => Some(ctx.clone()),
+            Entry::Missing => None,
+        },
+        _ => None,
+    })
+}
+
 /// Forgets an org after this isolate changed it.
 pub fn invalidate(org: &OrgId) {
     CACHE.with(|c| c.borrow_mut().remove(org));

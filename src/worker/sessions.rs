@@ -1,6 +1,5 @@
 //! Anonymous sessions and the refresh-token grant: one signature, one AES-GCM seal, no storage.
 
-use serde::Serialize;
 use serde_json::json;
 use worker::{Env, Response};
 
@@ -16,7 +15,7 @@ use crate::refresh_token::{self, ExchangedSession, NewSession, RefreshPayload};
 use crate::session::{valid_device_id, ScopeSet, SessionView};
 
 /// Randomness one issuance needs, drawn in a single call: ids (48), refresh nonce (16), iv (12).
-const RANDOM_LEN: usize = 76;
+pub const RANDOM_LEN: usize = 76;
 
 pub struct Issued {
     pub access_token: String,
@@ -30,8 +29,25 @@ pub async fn create_anonymous(
     params: &Params,
     issuer: &str,
 ) -> Result<Response, ApiError> {
-    let settings = &ctx.record.settings;
-    if !settings.anonymous_sessions {
+    let device_id = anonymous_device(ctx, params)?;
+    let (issued, session) = start(
+        ctx,
+        issuer,
+        None,
+        &ctx.record.settings.anonymous_scope,
+        device_id,
+        None,
+    )
+    .await?;
+    Ok(token_response(&issued, &session, &session.scope))
+}
+
+/// Whether the org gives anonymous sessions, and the request's valid `device_id` if any.
+pub fn anonymous_device<'p>(
+    ctx: &OrgContext,
+    params: &'p Params,
+) -> Result<Option<&'p str>, ApiError> {
+    if !ctx.record.settings.anonymous_sessions {
         return Err(ApiError::AccessDenied(
             "anonymous sessions are disabled for this org".into(),
         ));
@@ -42,16 +58,7 @@ pub async fn create_anonymous(
             "device_id: 1 to 128 characters of A-Z a-z 0-9 . _ : -",
         ));
     }
-    let (issued, session) = start(
-        ctx,
-        issuer,
-        None,
-        &settings.anonymous_scope,
-        device_id,
-        None,
-    )
-    .await?;
-    Ok(token_response(&issued, &session, &session.scope))
+    Ok(device_id)
 }
 
 /// Starts a session: its ids, its first refresh token and an access token, in one draw of
@@ -66,24 +73,87 @@ pub async fn start(
     exchanged: Option<ExchangedSession>,
 ) -> Result<(Issued, RefreshPayload), ApiError> {
     let random: [u8; RANDOM_LEN] = webcrypto::random()?;
-    let (id_bytes, rest) = split::<48>(&random);
+    let start = SessionStart {
+        subject,
+        scope,
+        device_id,
+        exchanged,
+    };
+    let prepared = prepare_start(ctx, issuer, start, &random)?;
+    let signer = signer(ctx)?;
+    let seal_key = ctx.refresh_keys.first().ok_or(ApiError::Internal)?;
+    let signature = webcrypto::sign_ed25519(&signer.key, prepared.signing_input.as_bytes()).await?;
+    let sealed =
+        webcrypto::aes_gcm_seal(seal_key, &prepared.iv, &prepared.aad, &prepared.plaintext).await?;
+    Ok(prepared.finish(&signature, &sealed))
+}
+
+/// What a new session is: who (`None`: a new anonymous identity), with which scope and device,
+/// and what an exchange established.
+pub struct SessionStart<'a> {
+    pub subject: Option<&'a str>,
+    pub scope: &'a str,
+    pub device_id: Option<&'a str>,
+    pub exchanged: Option<ExchangedSession>,
+}
+
+/// A session's first issuance, computed without awaiting anything: the access token's signing
+/// input and the refresh token's plaintext. Signing and sealing (WebCrypto) happen outside, then
+/// [`Prepared::finish`] assembles both tokens.
+pub struct Prepared {
+    pub signing_input: String,
+    pub plaintext: Vec<u8>,
+    pub aad: Vec<u8>,
+    pub iv: [u8; 12],
+    pub expires_in: u64,
+    pub session: RefreshPayload,
+}
+
+impl Prepared {
+    /// Both tokens, from the signature over `signing_input` and the sealed `plaintext`.
+    pub fn finish(self, signature: &[u8; 64], sealed: &[u8]) -> (Issued, RefreshPayload) {
+        let issued = Issued {
+            access_token: jws::assemble(&self.signing_input, signature),
+            expires_in: self.expires_in,
+            refresh_token: refresh_token::encode(&self.iv, sealed),
+        };
+        (issued, self.session)
+    }
+}
+
+/// Prepares a new session from `random` (ids, refresh nonce, iv).
+pub fn prepare_start(
+    ctx: &OrgContext,
+    issuer: &str,
+    start: SessionStart,
+    random: &[u8; RANDOM_LEN],
+) -> Result<Prepared, ApiError> {
+    let (id_bytes, rest) = split::<48>(random);
     let ids = SessionIds::from_random(&id_bytes);
     let mut session = RefreshPayload::first(
         &NewSession {
             org: &ctx.record.id,
             session_id: &ids.session_id,
-            subject: subject.unwrap_or(&ids.subject),
-            scope,
-            device_id,
+            subject: start.subject.unwrap_or(&ids.subject),
+            scope: start.scope,
+            device_id: start.device_id,
             now: now_ms() / 1000,
             session_ttl_secs: ctx.record.settings.session_ttl_secs,
         },
         &split::<16>(rest).0,
     );
-    session.exchanged = exchanged;
+    session.exchanged = start.exchanged;
     let iv = split::<12>(&rest[16..]).0;
-    let issued = issue(ctx, issuer, &session, &ids.jti, scope, iv).await?;
-    Ok((issued, session))
+    let (signing_input, expires_in) =
+        access_signing_input(ctx, issuer, &session, &ids.jti, start.scope)?;
+    Ok(Prepared {
+        signing_input,
+        plaintext: session.to_json(),
+        aad: refresh_token::aad(&ctx.record.id),
+        iv,
+        expires_in,
+        session,
+    })
 }
 
 /// `POST /orgs/{org}/token` with `grant_type=refresh_token`: same subject and session, new access
@@ -166,20 +236,13 @@ pub async fn refresh(
     Ok(token_response(&issued, &next, &granted))
 }
 
-/// A new access token and the session's refresh token, sealed.
-async fn issue(
-    ctx: &OrgContext,
-    issuer: &str,
-    session: &RefreshPayload,
-    jti: &str,
-    scope: &str,
-    iv: [u8; 12],
-) -> Result<Issued, ApiError> {
-    let (access_token, expires_in) = sign_access(ctx, issuer, session, jti, scope).await?;
-    Ok(Issued {
-        access_token,
-        expires_in,
-        refresh_token: seal_refresh(ctx, session, iv).await?,
+/// The org's active signing key, or 500 naming the misconfiguration.
+pub fn signer(ctx: &OrgContext) -> Result<&Signer, ApiError> {
+    ctx.signer.as_ref().ok_or_else(|| {
+        ApiError::Misconfigured(format!(
+            "org {} has no active signing key",
+            ctx.record.id.as_str()
+        ))
     })
 }
 
@@ -191,12 +254,20 @@ async fn sign_access(
     jti: &str,
     scope: &str,
 ) -> Result<(String, u64), ApiError> {
-    let signer = ctx.signer.as_ref().ok_or_else(|| {
-        ApiError::Misconfigured(format!(
-            "org {} has no active signing key",
-            ctx.record.id.as_str()
-        ))
-    })?;
+    let (input, expires_in) = access_signing_input(ctx, issuer, session, jti, scope)?;
+    let signature = webcrypto::sign_ed25519(&signer(ctx)?.key, input.as_bytes()).await?;
+    Ok((jws::assemble(&input, &signature), expires_in))
+}
+
+/// The signing input of the session's access token, and its lifetime in seconds.
+fn access_signing_input(
+    ctx: &OrgContext,
+    issuer: &str,
+    session: &RefreshPayload,
+    jti: &str,
+    scope: &str,
+) -> Result<(String, u64), ApiError> {
+    let signer = signer(ctx)?;
     let audiences = match &session.exchanged {
         Some(ex) => ex.aud.clone(),
         None => ctx.record.audiences(issuer),
@@ -216,7 +287,11 @@ async fn sign_access(
         ctx.record.settings.access_token_ttl_secs,
         session.exp,
     );
-    Ok((sign(signer, &claims).await?, claims.exp - claims.iat))
+    let payload = serde_json::to_vec(&claims).map_err(|_| ApiError::Internal)?;
+    Ok((
+        jws::signing_input(&signer.encoded_header, &payload),
+        claims.exp - claims.iat,
+    ))
 }
 
 /// The session as a refresh token: sealed under the org's refresh-token key.
@@ -234,14 +309,6 @@ async fn seal_refresh(
     )
     .await?;
     Ok(refresh_token::encode(&iv, &sealed))
-}
-
-/// Signs claims as a compact JWS with the org's active key, through WebCrypto.
-pub async fn sign(signer: &Signer, claims: &impl Serialize) -> Result<String, ApiError> {
-    let payload = serde_json::to_vec(claims).map_err(|_| ApiError::Internal)?;
-    let input = jws::signing_input(&signer.encoded_header, &payload);
-    let signature = webcrypto::sign_ed25519(&signer.key, input.as_bytes()).await?;
-    Ok(jws::assemble(&input, &signature))
 }
 
 /// Opens a refresh token with the current master key's refresh key, or during a rotation the

@@ -16,9 +16,7 @@ use super::{config, sealing, webcrypto};
 use crate::api_error::ApiError;
 use crate::exchange::subject_token::rejected;
 use crate::exchange::upstream_jwks::{cache_secs, parse_jwks, select, UpstreamJwk, MAX_JWKS_BYTES};
-use crate::jose::base64url;
-use crate::jose::ed25519::Ed25519VerifyingKey;
-use crate::jose::jws::{self, ParsedJws};
+use crate::jose::jws::ParsedJws;
 use crate::jose::{Algorithm, JoseError};
 use crate::org::OrgId;
 use crate::provider::{secret_aad, ProviderRecord};
@@ -73,18 +71,6 @@ pub async fn verify_signature(
         Err(e) => return Err(rejected(e)),
     };
     let jwk = &entry.keys[index];
-    if alg == Algorithm::EdDSA {
-        let x = jwk
-            .public_jwk
-            .get("x")
-            .and_then(|x| x.as_str())
-            .unwrap_or("");
-        let key = base64url::decode(x)
-            .ok()
-            .and_then(|b| Ed25519VerifyingKey::from_bytes(&b).ok())
-            .ok_or_else(|| rejected(JoseError::InvalidKey))?;
-        return jws::verify_ed25519(parsed, &key).map_err(rejected);
-    }
     let cached = entry.imported.borrow().get(&index).cloned();
     let key = match cached {
         Some(k) => k,

@@ -139,7 +139,8 @@ pub async fn import_verify_jwk(
             ("hash", &"SHA-256".into()),
         ])?,
         Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("namedCurve", &"P-256".into())])?,
-        _ => return Err(ApiError::Internal),
+        Algorithm::EdDSA => object(&[("name", &"Ed25519".into())])?,
+        Algorithm::HS256 => return Err(ApiError::Internal),
     };
     to_key(subtle()?.import_key_with_object("jwk", &key_data, &params, false, &usages(&["verify"])))
         .await
@@ -166,7 +167,7 @@ pub async fn verify_signature(
         Algorithm::RS256 => object(&[("name", &"RSASSA-PKCS1-v1_5".into())])?,
         Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("hash", &"SHA-256".into())])?,
         Algorithm::HS256 => object(&[("name", &"HMAC".into())])?,
-        Algorithm::EdDSA => return Err(ApiError::Internal),
+        Algorithm::EdDSA => object(&[("name", &"Ed25519".into())])?,
     };
     let sig = Uint8Array::from(signature);
     let data = Uint8Array::from(data);

@@ -1,0 +1,139 @@
+// The worker's entry module (wrangler's `main`; scripts/build-worker.sh copies it next to the
+// bundle worker-build makes, build/index.js). One entry, two paths:
+//
+// - Hot path: a new anonymous session and the JWKS, the requests every browser client makes.
+//   This module reads the request, calls plain wasm-bindgen exports (src/worker/hot.rs) with plain
+//   values, awaits WebCrypto itself and builds the response. Rust still decides everything (org
+//   cache, parsing, checks, claims, quota); what is skipped is the workers-rs machinery around it
+//   (Request/Response conversion, a JS crossing per header, a wasm-bindgen-futures task per
+//   await, the WorkerEntrypoint class and Proxies per request), which cost more than the work
+//   itself (bench/results/history.md).
+// - Full path: everything else, and any hot request the exports decline (answer `undefined`):
+//   a cold isolate or org, an invalid request, an error. workers-rs serves it, authoritatively.
+//
+// worker-build's own default export re-creates the wasm instance after a crash; the generated
+// glue called here does the same check on every call, and the Durable Object classes keep
+// worker-build's wrappers.
+import Rust, { OrgUsage, SessionShard } from './index.js';
+
+export { OrgUsage, SessionShard };
+
+const rust = Rust.prototype;
+const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES] = rust.hot_constants();
+const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|\.well-known\/jwks\.json)$/;
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+export default {
+  async fetch(request, env, ctx) {
+    const { origin, path } = split(request.url);
+    const hot = HOT_PATH.exec(path);
+    if (hot) {
+      const started = Date.now();
+      const org = hot[1];
+      if (hot[2] === 'sessions/anonymous' && request.method === 'POST') {
+        return anonymousSession(request, env, ctx, org, origin, started);
+      }
+      if (request.method === 'GET') {
+        const body = rust.hot_jwks(org);
+        if (body !== undefined) {
+          return respond(request, started, 'jwks', org, 200, body, {
+            'cache-control': DOCUMENT_CACHE_CONTROL,
+            'access-control-allow-origin': '*',
+            'access-control-expose-headers': EXPOSE_HEADERS,
+          });
+        }
+      }
+    }
+    return full(request, env, ctx);
+  },
+};
+
+/**
+ * `scheme://host[:port]` and the path of an absolute request URL (what the runtime gives), without
+ * the cost of a URL object; the full path parses URLs properly for everything else.
+ */
+function split(url) {
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  if (slash < 0) return { origin: url, path: '/' };
+  const query = url.indexOf('?', slash);
+  return { origin: url.slice(0, slash), path: url.slice(slash, query < 0 ? undefined : query) };
+}
+
+/** The workers-rs path. */
+function full(request, env, ctx) {
+  return rust.fetch.call({ env, ctx }, request);
+}
+
+async function anonymousSession(request, env, ctx, org, requestOrigin, started) {
+  const length = request.headers.get('content-length');
+  if (length !== null && !(Number(length) <= Number(MAX_BODY_BYTES))) return full(request, env, ctx);
+  const body = length === '0' ? new Uint8Array(0) : new Uint8Array(await request.arrayBuffer());
+  const declined = () => full(new Request(request, { body }), env, ctx);
+  const headers = request.headers;
+  const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
+    body, headers.get('cf-connecting-ip'));
+  if (issue === undefined) return declined();
+  const cors = corsHeaders(issue.cors_origin);
+  const binding = issue.rate_binding;
+  if (binding !== undefined) {
+    let allowed;
+    try {
+      allowed = (await env[binding].limit({ key: issue.rate_key })).success;
+    } catch {
+      issue.abandon();
+      return declined();
+    }
+    if (!allowed) {
+      const [error, retryAfter] = issue.rate_limited();
+      return respond(request, started, 'anonymous_session', org, 429, error,
+        { ...NO_STORE, 'retry-after': retryAfter, ...cors }, 'rate_limit_exceeded');
+    }
+  }
+  let signature;
+  let sealed;
+  try {
+    [signature, sealed] = await Promise.all([
+      crypto.subtle.sign('Ed25519', issue.sign_key, issue.signing_input),
+      crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.iv, additionalData: issue.aad }, issue.seal_key, issue.plaintext),
+    ]);
+  } catch {
+    issue.abandon();
+    return declined();
+  }
+  const quota = issue.quota;
+  const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
+  if (tokens === undefined) return declined();
+  const out = { ...NO_STORE, ...cors };
+  if (quota !== undefined) {
+    out['x-ratelimit-limit'] = String(quota[0]);
+    out['x-ratelimit-remaining'] = String(quota[1]);
+    out['x-ratelimit-reset'] = String(quota[2]);
+  }
+  return respond(request, started, 'anonymous_session', org, 200, tokens, out);
+}
+
+function corsHeaders(origin) {
+  if (origin === undefined) return {};
+  return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSE_HEADERS };
+}
+
+/** The response, with the headers and the one log line every response of the worker has (src/request_log.rs). */
+function respond(request, started, endpoint, org, status, body, headers, outcome = 'ok') {
+  const requestId = requestIdOf(request.headers.get('cf-ray'));
+  headers['content-type'] = 'application/json';
+  headers['x-request-id'] = requestId;
+  headers['x-token-exchange-version'] = VERSION;
+  console.log(JSON.stringify({
+    request_id: requestId, method: request.method, endpoint, org, status, outcome, duration_ms: Date.now() - started,
+  }));
+  return new Response(body, { status, headers });
+}
+
+/** The edge's `cf-ray` when present and printable, else 8 random bytes in hex (as request_log::request_id). */
+function requestIdOf(ray) {
+  if (ray !== null && ray.length > 0 && ray.length <= 64 && /^[\x21-\x7e]+$/.test(ray)) return ray;
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
