@@ -1,7 +1,8 @@
 // The worker's entry module (wrangler's `main`; scripts/build-worker.sh copies it next to the
 // bundle worker-build makes, build/index.js). One entry, two paths:
 //
-// - Hot path: a new anonymous session and the JWKS, the requests every browser client makes.
+// - Hot path: a new anonymous session, the refresh-token grant and the JWKS, the requests every
+//   browser client makes.
 //   This module reads the request, calls plain wasm-bindgen exports (src/worker/hot.rs) with plain
 //   values, awaits WebCrypto itself and builds the response. Rust still decides everything (org
 //   cache, parsing, checks, claims, quota); what is skipped is the workers-rs machinery around it
@@ -20,7 +21,7 @@ export { OrgUsage, SessionShard };
 
 const rust = Rust.prototype;
 const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES] = rust.hot_constants();
-const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|\.well-known\/jwks\.json)$/;
+const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|\.well-known\/jwks\.json)$/;
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 export default {
@@ -32,6 +33,9 @@ export default {
       const org = hot[1];
       if (hot[2] === 'sessions/anonymous' && request.method === 'POST') {
         return anonymousSession(request, env, ctx, org, origin, started);
+      }
+      if (hot[2] === 'token' && request.method === 'POST') {
+        return token(request, env, ctx, org, origin, started);
       }
       if (request.method === 'GET') {
         const body = rust.hot_jwks(org);
@@ -64,10 +68,16 @@ function full(request, env, ctx) {
   return rust.fetch.call({ env, ctx }, request);
 }
 
-async function anonymousSession(request, env, ctx, org, requestOrigin, started) {
+/** The body of a hot POST, or `undefined` when it is too large (the full path answers 413). */
+async function readBody(request) {
   const length = request.headers.get('content-length');
-  if (length !== null && !(Number(length) <= Number(MAX_BODY_BYTES))) return full(request, env, ctx);
-  const body = length === '0' ? new Uint8Array(0) : new Uint8Array(await request.arrayBuffer());
+  if (length !== null && !(Number(length) <= Number(MAX_BODY_BYTES))) return undefined;
+  return length === '0' ? new Uint8Array(0) : new Uint8Array(await request.arrayBuffer());
+}
+
+async function anonymousSession(request, env, ctx, org, requestOrigin, started) {
+  const body = await readBody(request);
+  if (body === undefined) return full(request, env, ctx);
   const declined = () => full(new Request(request, { body }), env, ctx);
   const headers = request.headers;
   const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
@@ -103,13 +113,100 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
   const quota = issue.quota;
   const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
   if (tokens === undefined) return declined();
-  const out = { ...NO_STORE, ...cors };
-  if (quota !== undefined) {
-    out['x-ratelimit-limit'] = String(quota[0]);
-    out['x-ratelimit-remaining'] = String(quota[1]);
-    out['x-ratelimit-reset'] = String(quota[2]);
+  return respond(request, started, 'anonymous_session', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+}
+
+/** The token endpoint: the refresh-token and token-exchange grants (see hot.rs). */
+async function token(request, env, ctx, org, requestOrigin, started) {
+  const body = await readBody(request);
+  if (body === undefined) return full(request, env, ctx);
+  const declined = () => full(new Request(request, { body }), env, ctx);
+  const headers = request.headers;
+  const args = [env, org, requestOrigin, headers.get('origin'), headers.get('content-type'), body];
+  const refreshing = rust.hot_refresh(...args);
+  if (refreshing !== undefined) return refresh(refreshing, request, env, ctx, org, started, declined);
+  const exchanging = rust.hot_exchange(...args);
+  if (exchanging !== undefined) return exchange(exchanging, request, env, ctx, org, started, declined);
+  return declined();
+}
+
+/** WebCrypto's parameters for verifying a JWS of each algorithm (as webcrypto::verify_signature). */
+const VERIFY = {
+  RS256: { name: 'RSASSA-PKCS1-v1_5' },
+  ES256: { name: 'ECDSA', hash: 'SHA-256' },
+  EdDSA: { name: 'Ed25519' },
+};
+
+async function exchange(issue, request, env, ctx, org, started, declined) {
+  const cors = corsHeaders(issue.cors_origin);
+  let signature;
+  let sealed;
+  try {
+    if (!(await crypto.subtle.verify(VERIFY[issue.verify_alg], issue.verify_key, issue.signature, issue.verify_input))
+      || !issue.verified()) {
+      issue.abandon();
+      return declined();
+    }
+    [signature, sealed] = await Promise.all([
+      crypto.subtle.sign('Ed25519', issue.sign_key, issue.signing_input),
+      crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.iv, additionalData: issue.aad }, issue.seal_key, issue.plaintext),
+    ]);
+  } catch {
+    issue.abandon();
+    return declined();
   }
-  return respond(request, started, 'anonymous_session', org, 200, tokens, out);
+  const quota = issue.quota;
+  const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
+  return respond(request, started, 'token', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+}
+
+async function refresh(issue, request, env, ctx, org, started, declined) {
+  const cors = corsHeaders(issue.cors_origin);
+  let plaintext;
+  const iv = issue.open_iv;
+  const aad = issue.aad;
+  const ciphertext = issue.ciphertext;
+  for (const key of issue.open_keys) {
+    try {
+      plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, ciphertext);
+      break;
+    } catch {}
+  }
+  if (plaintext === undefined || !issue.opened(new Uint8Array(plaintext))) {
+    issue.abandon();
+    return declined();
+  }
+  let call;
+  try {
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.seal_iv, additionalData: aad },
+      issue.seal_key, issue.plaintext);
+    call = issue.call(new Uint8Array(sealed));
+  } catch {}
+  if (call === undefined) {
+    issue.abandon();
+    return declined();
+  }
+  let answer;
+  try {
+    const shards = env.SESSIONS;
+    const res = await shards.get(shards.idFromName(call[0])).fetch('https://shard/refresh', { method: 'POST', body: call[1] });
+    if (res.status === 200) answer = await res.text();
+  } catch {}
+  const input = issue.decided(answer);
+  if (input === undefined) {
+    const [status, error, code] = issue.error;
+    issue.free();
+    return respond(request, started, 'token', org, Number(status), error, { ...NO_STORE, ...cors }, code);
+  }
+  const quota = issue.quota;
+  const signature = await crypto.subtle.sign('Ed25519', issue.sign_key, input);
+  const tokens = issue.finish(env, ctx, new Uint8Array(signature));
+  return respond(request, started, 'token', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+}
+
+function quotaHeaders(quota) {
+  if (quota === undefined) return {};
+  return { 'x-ratelimit-limit': String(quota[0]), 'x-ratelimit-remaining': String(quota[1]), 'x-ratelimit-reset': String(quota[2]) };
 }
 
 function corsHeaders(origin) {

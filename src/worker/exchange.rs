@@ -12,8 +12,10 @@ use crate::api_error::ApiError;
 use crate::body::Params;
 use crate::exchange::actor::{self, ActorLink};
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
+use crate::exchange::subject_token::UpstreamIdentity as Identity;
 use crate::exchange::{policy, subject_token};
-use crate::refresh_token::ExchangedSession;
+use crate::provider::ProviderRecord;
+use crate::refresh_token::{ExchangedSession, RefreshPayload};
 
 pub async fn exchange(
     env: &Env,
@@ -22,22 +24,11 @@ pub async fn exchange(
     issuer: &str,
 ) -> Result<Response, ApiError> {
     let req = ExchangeRequest::parse(params)?;
-    let claimed = subject_token::claimed_issuer(req.subject_token)?;
-    let provider = ctx.provider_for_issuer(&claimed).ok_or_else(|| {
-        ApiError::invalid_request("subject_token: issuer not accepted by this org")
-    })?;
+    let provider = provider_of(ctx, &req)?;
     let parsed = subject_token::parse(req.subject_token, &provider.settings)?;
     upstream_keys::verify_signature(env, &ctx.record.id, provider, &parsed).await?;
     let now = now_ms() / 1000;
     let identity = subject_token::validate(parsed.into_payload(), &provider.settings, now)?;
-    let scope = policy::granted_scope(req.scope, &provider.settings)?.to_scope_string();
-    let aud = policy::targets(
-        req.audience,
-        req.resource,
-        &provider.settings,
-        &ctx.record.audiences(issuer),
-    )?;
-    let claims = policy::mapped_claims(&identity.claims, &provider.settings.claim_mapping)?;
     let (anonymous_sub, act) = match req.actor_token {
         None => (None, None),
         Some(token) => {
@@ -52,19 +43,74 @@ pub async fn exchange(
             }
         }
     };
+    let session = exchanged_session(ctx, &req, provider, identity, issuer, (anonymous_sub, act))?;
+    let (issued, session) = sessions::start(
+        ctx,
+        issuer,
+        Some(&session.subject),
+        &session.scope,
+        None,
+        Some(session.exchanged),
+    )
+    .await?;
+    Ok(http::json(
+        200,
+        token_body(&issued, &session).to_string(),
+        Caching::NoStore,
+    ))
+}
 
-    let subject = format!("{}{}", provider.settings.subject_prefix, identity.sub);
-    let exchanged = ExchangedSession {
-        idp: provider.id.clone(),
-        aud,
-        client_id: req.client_id.to_owned(),
-        claims,
-        anonymous_sub,
-        act,
-    };
-    let (issued, session) =
-        sessions::start(ctx, issuer, Some(&subject), &scope, None, Some(exchanged)).await?;
-    let mut body = sessions::token_body(&issued, &session, &scope);
+/// The provider whose issuer the subject token claims.
+pub fn provider_of<'c>(
+    ctx: &'c OrgContext,
+    req: &ExchangeRequest,
+) -> Result<&'c ProviderRecord, ApiError> {
+    let claimed = subject_token::claimed_issuer(req.subject_token)?;
+    ctx.provider_for_issuer(&claimed)
+        .ok_or_else(|| ApiError::invalid_request("subject_token: issuer not accepted by this org"))
+}
+
+/// What a verified exchange starts: the session's subject, scope and established facts.
+pub struct ExchangedStart {
+    pub subject: String,
+    pub scope: String,
+    pub exchanged: ExchangedSession,
+}
+
+/// Decides scope, audience and mapped claims of a verified identity.
+pub fn exchanged_session(
+    ctx: &OrgContext,
+    req: &ExchangeRequest,
+    provider: &ProviderRecord,
+    identity: Identity,
+    issuer: &str,
+    (anonymous_sub, act): (Option<String>, Option<serde_json::Value>),
+) -> Result<ExchangedStart, ApiError> {
+    let scope = policy::granted_scope(req.scope, &provider.settings)?.to_scope_string();
+    let aud = policy::targets(
+        req.audience,
+        req.resource,
+        &provider.settings,
+        &ctx.record.audiences(issuer),
+    )?;
+    let claims = policy::mapped_claims(&identity.claims, &provider.settings.claim_mapping)?;
+    Ok(ExchangedStart {
+        subject: format!("{}{}", provider.settings.subject_prefix, identity.sub),
+        scope,
+        exchanged: ExchangedSession {
+            idp: provider.id.clone(),
+            aud,
+            client_id: req.client_id.to_owned(),
+            claims,
+            anonymous_sub,
+            act,
+        },
+    })
+}
+
+/// The token response of an exchange: a session's, with `issued_token_type`.
+pub fn token_body(issued: &sessions::Issued, session: &RefreshPayload) -> serde_json::Value {
+    let mut body = sessions::token_body(issued, session, &session.scope);
     body["issued_token_type"] = TOKEN_TYPE_ACCESS_TOKEN.into();
-    Ok(http::json(200, body.to_string(), Caching::NoStore))
+    body
 }

@@ -159,10 +159,10 @@ async fn add_usage(env: &Env, org: &OrgId, month: &str, n: u64) -> Result<u64, A
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&body)));
     let req = Request::new_with_init("https://usage/add", &init).map_err(|_| ApiError::Internal)?;
-    let mut res = stub
+    let res = stub
         .fetch_with_request(req)
         .await
         .map_err(|_| ApiError::Unavailable("usage store unreachable".into()))?;
-    let total: super::org_usage::UsageTotal = res.json().await.map_err(|_| ApiError::Internal)?;
+    let total: super::org_usage::UsageTotal = http::response_json(res).await?;
     Ok(total.total)
 }

@@ -42,7 +42,7 @@ impl DurableObject for OrgUsage {
         if req.path() != "/add" {
             return Response::error("no such usage operation", 404);
         }
-        let add: AddUsage = req.json().await?;
+        let add: AddUsage = super::http::request_json(&mut req).await?;
         let sql = self.state.storage().sql();
         sql.exec(
             "INSERT INTO usage (month, count) VALUES (?, ?)

@@ -84,23 +84,23 @@ impl DurableObject for SessionShard {
         }
         match path.as_str() {
             "/refresh" => {
-                let call: RefreshCall = req.json().await?;
+                let call: RefreshCall = super::http::request_json(&mut req).await?;
                 let decision = self.refresh(&call)?;
                 self.ensure_purge_alarm().await?;
                 Response::from_json(&decision)
             }
             "/revoke" => {
-                let call: RevokeCall = req.json().await?;
+                let call: RevokeCall = super::http::request_json(&mut req).await?;
                 self.revoke(&call.revocation)?;
                 self.ensure_purge_alarm().await?;
                 Response::from_json(&serde_json::json!({ "revoked": true }))
             }
             "/check" => {
-                let call: CheckCall = req.json().await?;
+                let call: CheckCall = super::http::request_json(&mut req).await?;
                 Response::from_json(&self.check(&call)?)
             }
             "/purge" => {
-                let call: PurgeCall = req.json().await?;
+                let call: PurgeCall = super::http::request_json(&mut req).await?;
                 self.purge(call.as_of.unwrap_or_else(now_secs))?;
                 Response::from_json(&self.stats()?)
             }

@@ -164,8 +164,47 @@ pub async fn refresh(
     params: &Params,
     issuer: &str,
 ) -> Result<Response, ApiError> {
-    let presented = params.require("refresh_token")?;
-    let old = open(ctx, presented).await?;
+    let old = open(ctx, params.require("refresh_token")?).await?;
+    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
+    let plan = plan_refresh(ctx, params, old, &random)?;
+    let seal_key = ctx.refresh_keys.first().ok_or(ApiError::Internal)?;
+    let sealed = webcrypto::aes_gcm_seal(seal_key, &plan.iv, &plan.aad, &plan.plaintext).await?;
+    let call = plan.call(ctx, &sealed);
+    // The one Durable Object call: the family's shard rotates, repeats a recent child, or
+    // detects reuse.
+    let decision = shards::refresh(env, &ctx.record.id, &call).await?;
+    let refresh_token = refresh_outcome(call, decision)?;
+    let (access_token, expires_in) =
+        sign_access(ctx, issuer, &plan.next, &plan.jti, &plan.granted).await?;
+    let issued = Issued {
+        access_token,
+        expires_in,
+        refresh_token,
+    };
+    Ok(token_response(&issued, &plan.next, &plan.granted))
+}
+
+/// A refresh decided up to its Durable Object call: the presented session, the rotated one (the
+/// candidate child, to be sealed), the new access token's id and granted scope.
+pub struct RefreshPlan {
+    pub old: RefreshPayload,
+    pub next: RefreshPayload,
+    pub jti: String,
+    pub granted: String,
+    /// Sealing the candidate: its iv, AAD and plaintext.
+    pub iv: [u8; 12],
+    pub aad: Vec<u8>,
+    pub plaintext: Vec<u8>,
+}
+
+/// Checks the opened session (org, lifetime, idle time) and the requested scope against what the
+/// session may hold now, and rotates it, from `random` (nonce, jti, iv).
+pub fn plan_refresh(
+    ctx: &OrgContext,
+    params: &Params,
+    old: RefreshPayload,
+    random: &[u8; RANDOM_LEN],
+) -> Result<RefreshPlan, ApiError> {
     let now = now_ms() / 1000;
     old.check(&ctx.record.id, now)?;
     old.check_idle(now, ctx.record.settings.session_idle_ttl_secs)?;
@@ -198,42 +237,56 @@ pub async fn refresh(
             requested
         }
     };
-    let random: [u8; RANDOM_LEN] = webcrypto::random()?;
-    let mut next = old.rotated(now, &split::<16>(&random).0);
+    let mut next = old.rotated(now, &split::<16>(random).0);
     next.scope = session_scope.to_scope_string();
-    let jti = random_id("", &split::<16>(&random[16..]).0);
-    let granted = granted.to_scope_string();
-    let candidate = seal_refresh(ctx, &next, split::<12>(&random[32..]).0).await?;
-    // The one Durable Object call: the family's shard rotates, repeats a recent child, or
-    // detects reuse.
-    let call = RefreshCall {
-        sid: old.sid.clone(),
-        sub: old.sub.clone(),
-        generation: old.generation,
-        auth_time: old.auth_time,
-        candidate,
-        session_exp: old.exp,
-        rules: RefreshRules {
-            reuse_interval_secs: ctx.record.settings.refresh_reuse_interval_secs,
-        },
-    };
-    let refresh_token = match shards::refresh(env, &ctx.record.id, &call).await? {
-        Decision::Rotate => call.candidate,
-        Decision::SameChild { child } => child,
-        Decision::Reuse => {
-            return Err(ApiError::invalid_grant(
-                "refresh token was already used: the session is revoked",
-            ))
+    Ok(RefreshPlan {
+        jti: random_id("", &split::<16>(&random[16..]).0),
+        granted: granted.to_scope_string(),
+        iv: split::<12>(&random[32..]).0,
+        aad: refresh_token::aad(&ctx.record.id),
+        plaintext: next.to_json(),
+        old,
+        next,
+    })
+}
+
+impl RefreshPlan {
+    /// The Durable Object call, with the candidate child sealed.
+    pub fn call(&self, ctx: &OrgContext, sealed: &[u8]) -> RefreshCall {
+        RefreshCall {
+            sid: self.old.sid.clone(),
+            sub: self.old.sub.clone(),
+            generation: self.old.generation,
+            auth_time: self.old.auth_time,
+            candidate: refresh_token::encode(&self.iv, sealed),
+            session_exp: self.old.exp,
+            rules: RefreshRules {
+                reuse_interval_secs: ctx.record.settings.refresh_reuse_interval_secs,
+            },
         }
-        Decision::Revoked => return Err(ApiError::invalid_grant("session has been revoked")),
-    };
-    let (access_token, expires_in) = sign_access(ctx, issuer, &next, &jti, &granted).await?;
-    let issued = Issued {
-        access_token,
-        expires_in,
-        refresh_token,
-    };
-    Ok(token_response(&issued, &next, &granted))
+    }
+
+    /// The signing input of the new access token, and its lifetime in seconds.
+    pub fn access_signing_input(
+        &self,
+        ctx: &OrgContext,
+        issuer: &str,
+    ) -> Result<(String, u64), ApiError> {
+        access_signing_input(ctx, issuer, &self.next, &self.jti, &self.granted)
+    }
+}
+
+/// The refresh token to answer, from the shard's decision: the candidate, a recent child
+/// again, or `invalid_grant` (reuse revoked the family, or it was revoked).
+pub fn refresh_outcome(call: RefreshCall, decision: Decision) -> Result<String, ApiError> {
+    match decision {
+        Decision::Rotate => Ok(call.candidate),
+        Decision::SameChild { child } => Ok(child),
+        Decision::Reuse => Err(ApiError::invalid_grant(
+            "refresh token was already used: the session is revoked",
+        )),
+        Decision::Revoked => Err(ApiError::invalid_grant("session has been revoked")),
+    }
 }
 
 /// The org's active signing key, or 500 naming the misconfiguration.
@@ -292,23 +345,6 @@ fn access_signing_input(
         jws::signing_input(&signer.encoded_header, &payload),
         claims.exp - claims.iat,
     ))
-}
-
-/// The session as a refresh token: sealed under the org's refresh-token key.
-async fn seal_refresh(
-    ctx: &OrgContext,
-    session: &RefreshPayload,
-    iv: [u8; 12],
-) -> Result<String, ApiError> {
-    let current = ctx.refresh_keys.first().ok_or(ApiError::Internal)?;
-    let sealed = webcrypto::aes_gcm_seal(
-        current,
-        &iv,
-        &refresh_token::aad(&ctx.record.id),
-        &session.to_json(),
-    )
-    .await?;
-    Ok(refresh_token::encode(&iv, &sealed))
 }
 
 /// Opens a refresh token with the current master key's refresh key, or during a rotation the

@@ -42,14 +42,14 @@ async fn call<T: DeserializeOwned>(
     .with_body(body.map(|b| JsValue::from_str(&b)));
     let req = Request::new_with_init(&format!("https://shard/{op}"), &init)
         .map_err(|_| ApiError::Internal)?;
-    let mut res = stub
+    let res = stub
         .fetch_with_request(req)
         .await
         .map_err(|_| ApiError::Unavailable("session store unreachable".into()))?;
     if res.status_code() != 200 {
         return Err(ApiError::Internal);
     }
-    res.json().await.map_err(|_| ApiError::Internal)
+    super::http::response_json(res).await
 }
 
 /// The one Durable Object call of a refresh: the subject's shard decides and records.
@@ -57,6 +57,13 @@ pub async fn refresh(env: &Env, org: &OrgId, refresh: &RefreshCall) -> Result<De
     let stub = stub(env, org, shard_of(org, &refresh.sub))?;
     let body = serde_json::to_string(refresh).map_err(|_| ApiError::Internal)?;
     call(&stub, "refresh", Some(body)).await
+}
+
+/// The name of the shard a refresh goes to (`idFromName`), and the body of its `/refresh` call:
+/// what the lean entry sends itself.
+pub fn refresh_request(org: &OrgId, refresh: &RefreshCall) -> Result<(String, String), ApiError> {
+    let body = serde_json::to_string(refresh).map_err(|_| ApiError::Internal)?;
+    Ok((shard_name(org, shard_of(org, &refresh.sub)), body))
 }
 
 /// Records a revocation where it will be checked: a key's in every shard of the org (bounded:

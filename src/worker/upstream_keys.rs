@@ -48,6 +48,22 @@ fn provider_slot(org: &OrgId, provider: &ProviderRecord) -> String {
     format!("{}/{}", org.as_str(), provider.id)
 }
 
+/// The imported WebCrypto key that verifies `parsed`, if this isolate holds it fresh (never
+/// fetches or imports; HS256 keys are not offered). The lean entry verifies with it itself.
+pub fn cached_key(org: &OrgId, provider: &ProviderRecord, parsed: &ParsedJws) -> Option<CryptoKey> {
+    let alg = parsed.header().alg;
+    if alg == Algorithm::HS256 {
+        return None;
+    }
+    let entry = KEYS.with(|c| c.borrow().get(&slot(org, provider)).cloned())?;
+    if now_ms() >= entry.expires_ms {
+        return None;
+    }
+    let index = select(&entry.keys, alg, parsed.header().kid.as_str()).ok()?;
+    let key = entry.imported.borrow().get(&index).cloned();
+    key
+}
+
 /// Verifies the signature of a subject token with the provider's keys.
 pub async fn verify_signature(
     env: &Env,
