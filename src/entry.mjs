@@ -15,12 +15,10 @@
 // worker-build's own default export re-creates the wasm instance after a crash; the generated
 // glue called here does the same check on every call, and the Durable Object classes keep
 // worker-build's wrappers.
-import Rust, { OrgUsage, SessionShard } from './index.js';
-
-export { OrgUsage, SessionShard };
+import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 
 const rust = Rust.prototype;
-const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES] = rust.hot_constants();
+const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS] = rust.hot_constants();
 const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|\.well-known\/jwks\.json)$/;
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
@@ -62,6 +60,39 @@ function split(url) {
   const query = url.indexOf('?', slash);
   return { origin: url.slice(0, slash), path: url.slice(slash, query < 0 ? undefined : query) };
 }
+
+/**
+ * The session shard Durable Object (src/worker/session_shard.rs): its `refresh` and `check` calls,
+ * one per refresh, introspection or actor token, go straight to `hot_shard_call` with the body's
+ * text; everything else (revocations, purges, stats, the alarm) to the workers-rs class, which
+ * also creates the schema.
+ */
+const SHARD_CALLS = { 'https://shard/refresh': 'refresh', 'https://shard/check': 'check' };
+
+export class SessionShard {
+  constructor(state, env) {
+    this.state = state;
+    this.shard = new RustSessionShard(state, env);
+  }
+
+  async fetch(request) {
+    const op = SHARD_CALLS[request.url];
+    if (op === undefined) return this.shard.fetch(request);
+    const answer = rust.hot_shard_call(this.state, op, await request.text());
+    if (answer === undefined) return new Response('shard call failed', { status: 500 });
+    if (op === 'refresh') {
+      const storage = this.state.storage;
+      if ((await storage.getAlarm()) === null) await storage.setAlarm(Date.now() + Number(PURGE_EVERY_MS));
+    }
+    return new Response(answer, { headers: { 'content-type': 'application/json' } });
+  }
+
+  alarm() {
+    return this.shard.alarm();
+  }
+}
+
+export { OrgUsage };
 
 /** The workers-rs path. */
 function full(request, env, ctx) {

@@ -634,8 +634,8 @@ fn quota_of(a: Option<&Admission>) -> Option<Vec<f64>> {
 }
 
 /// What the entry needs once per isolate, so it stays defined in one place: the version header's
-/// value, the JWKS `Cache-Control`, the CORS `Access-Control-Expose-Headers` value, and the body
-/// size limit.
+/// value, the JWKS `Cache-Control`, the CORS `Access-Control-Expose-Headers` value, the body
+/// size limit, and the session shards' purge period.
 #[wasm_bindgen]
 pub fn hot_constants() -> Vec<String> {
     vec![
@@ -643,5 +643,6 @@ pub fn hot_constants() -> Vec<String> {
         super::documents::cache_control(),
         super::http::EXPOSE_HEADERS.to_owned(),
         crate::body::MAX_BODY_BYTES.to_string(),
+        super::session_shard::purge_every_ms().to_string(),
     ]
 }

@@ -70,6 +70,40 @@ struct Count {
     n: f64,
 }
 
+/// The lean entry's shard calls (src/entry.mjs wraps this class): `refresh` and `check` answered
+/// from the request body's text, skipping workers-rs' Request/Response conversion and its futures
+/// on the hottest Durable Object path. Same code as [`SessionShard::fetch`] below; `undefined`
+/// when the body is not a call or the storage failed (the entry answers 500, as the full path
+/// would). The entry keeps the purge alarm set after a refresh.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hot_shard_call(
+    state: worker::worker_sys::DurableObjectState,
+    op: &str,
+    body: &str,
+) -> Option<String> {
+    let shard = SessionShard {
+        state: State::from(state),
+    };
+    match op {
+        "refresh" => {
+            let call: RefreshCall = serde_json::from_str(body).ok()?;
+            shard.count_call().ok()?;
+            serde_json::to_string(&shard.refresh(&call).ok()?).ok()
+        }
+        "check" => {
+            let call: CheckCall = serde_json::from_str(body).ok()?;
+            shard.count_call().ok()?;
+            serde_json::to_string(&shard.check(&call).ok()?).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The purge alarm's period, for the lean entry.
+pub fn purge_every_ms() -> i64 {
+    PURGE_EVERY_MS
+}
+
 impl DurableObject for SessionShard {
     fn new(state: State, _env: Env) -> Self {
         // A failure here surfaces on the first query, as a 500 to the worker.
