@@ -20,7 +20,6 @@ import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 const rust = Rust.prototype;
 const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS] = rust.hot_constants();
 const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|\.well-known\/jwks\.json)$/;
-const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 export default {
   async fetch(request, env, ctx) {
@@ -114,12 +113,11 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
   const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
     body, headers.get('cf-connecting-ip'));
   if (issue === undefined) return declined();
-  const cors = corsHeaders(issue.cors_origin);
-  const binding = issue.rate_binding;
+  const [binding, rateKey, signKey, input, sealKey, iv, aad, plaintext, cors, quota] = issue.parts;
   if (binding !== undefined) {
     let allowed;
     try {
-      allowed = (await env[binding].limit({ key: issue.rate_key })).success;
+      allowed = (await env[binding].limit({ key: rateKey })).success;
     } catch {
       issue.abandon();
       return declined();
@@ -127,24 +125,23 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
     if (!allowed) {
       const [error, retryAfter] = issue.rate_limited();
       return respond(request, started, 'anonymous_session', org, 429, error,
-        { ...NO_STORE, 'retry-after': retryAfter, ...cors }, 'rate_limit_exceeded');
+        { ...tokenHeaders(cors), 'retry-after': retryAfter }, 'rate_limit_exceeded');
     }
   }
   let signature;
   let sealed;
   try {
     [signature, sealed] = await Promise.all([
-      crypto.subtle.sign('Ed25519', issue.sign_key, issue.signing_input),
-      crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.iv, additionalData: issue.aad }, issue.seal_key, issue.plaintext),
+      crypto.subtle.sign('Ed25519', signKey, input),
+      crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
     ]);
   } catch {
     issue.abandon();
     return declined();
   }
-  const quota = issue.quota;
   const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
   if (tokens === undefined) return declined();
-  return respond(request, started, 'anonymous_session', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+  return respond(request, started, 'anonymous_session', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
 /** The token endpoint: the refresh-token and token-exchange grants (see hot.rs). */
@@ -169,7 +166,7 @@ const VERIFY = {
 };
 
 async function exchange(issue, request, env, ctx, org, started, declined) {
-  const cors = corsHeaders(issue.cors_origin);
+  const cors = issue.cors_origin;
   let signature;
   let sealed;
   try {
@@ -188,11 +185,11 @@ async function exchange(issue, request, env, ctx, org, started, declined) {
   }
   const quota = issue.quota;
   const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
-  return respond(request, started, 'token', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+  return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
 async function refresh(issue, request, env, ctx, org, started, declined) {
-  const cors = corsHeaders(issue.cors_origin);
+  const cors = issue.cors_origin;
   let plaintext;
   const iv = issue.open_iv;
   const aad = issue.aad;
@@ -227,22 +224,28 @@ async function refresh(issue, request, env, ctx, org, started, declined) {
   if (input === undefined) {
     const [status, error, code] = issue.error;
     issue.free();
-    return respond(request, started, 'token', org, Number(status), error, { ...NO_STORE, ...cors }, code);
+    return respond(request, started, 'token', org, Number(status), error, tokenHeaders(cors), code);
   }
   const quota = issue.quota;
   const signature = await crypto.subtle.sign('Ed25519', issue.sign_key, input);
   const tokens = issue.finish(env, ctx, new Uint8Array(signature));
-  return respond(request, started, 'token', org, 200, tokens, { ...NO_STORE, ...cors, ...quotaHeaders(quota) });
+  return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
-function quotaHeaders(quota) {
-  if (quota === undefined) return {};
-  return { 'x-ratelimit-limit': String(quota[0]), 'x-ratelimit-remaining': String(quota[1]), 'x-ratelimit-reset': String(quota[2]) };
-}
-
-function corsHeaders(origin) {
-  if (origin === undefined) return {};
-  return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSE_HEADERS };
+/** The headers of a token response: not stored, shared with `cors` (an origin) if any, quota. */
+function tokenHeaders(cors, quota) {
+  const headers = { 'cache-control': 'no-store', pragma: 'no-cache' };
+  if (cors !== undefined) {
+    headers['access-control-allow-origin'] = cors;
+    headers.vary = 'Origin';
+    headers['access-control-expose-headers'] = EXPOSE_HEADERS;
+  }
+  if (quota !== undefined) {
+    headers['x-ratelimit-limit'] = String(quota[0]);
+    headers['x-ratelimit-remaining'] = String(quota[1]);
+    headers['x-ratelimit-reset'] = String(quota[2]);
+  }
+  return headers;
 }
 
 /** The response, with the headers and the one log line every response of the worker has (src/request_log.rs). */

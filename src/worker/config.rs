@@ -42,6 +42,7 @@ thread_local! {
     /// The environment, once the configuration passed `validate` in this isolate: a deployment's
     /// vars, secrets and bindings do not change while an isolate lives.
     static VALIDATED: std::cell::Cell<Option<Environment>> = const { std::cell::Cell::new(None) };
+    static CONFIGURED_ORIGIN: std::cell::OnceCell<Option<String>> = const { std::cell::OnceCell::new() };
 }
 
 fn secret(env: &Env, name: &str) -> Option<String> {
@@ -155,11 +156,18 @@ pub fn issuer_origin_of(env: &Env, request_origin: &str) -> String {
     configured_origin(env).unwrap_or_else(|| request_origin.to_owned())
 }
 
+/// `ISSUER_ORIGIN`, read once per isolate (a var cannot change under a running isolate; reading
+/// it costs a binding lookup per request).
 fn configured_origin(env: &Env) -> Option<String> {
-    env.var(ISSUER_ORIGIN_VAR)
-        .ok()
-        .map(|v| v.to_string())
-        .filter(|v| !v.is_empty())
+    CONFIGURED_ORIGIN.with(|c| {
+        c.get_or_init(|| {
+            env.var(ISSUER_ORIGIN_VAR)
+                .ok()
+                .map(|v| v.to_string())
+                .filter(|v| !v.is_empty())
+        })
+        .clone()
+    })
 }
 
 /// The origins this worker answers as: the configured one (if any) and the request's own. An

@@ -55,7 +55,7 @@ pub async fn exchange(
     .await?;
     Ok(http::json(
         200,
-        token_body(&issued, &session).to_string(),
+        token_body(&issued, &session),
         Caching::NoStore,
     ))
 }
@@ -109,8 +109,11 @@ pub fn exchanged_session(
 }
 
 /// The token response of an exchange: a session's, with `issued_token_type`.
-pub fn token_body(issued: &sessions::Issued, session: &RefreshPayload) -> serde_json::Value {
-    let mut body = sessions::token_body(issued, session, &session.scope);
-    body["issued_token_type"] = TOKEN_TYPE_ACCESS_TOKEN.into();
-    body
+pub fn token_body(issued: &sessions::Issued, session: &RefreshPayload) -> String {
+    sessions::token_body(
+        issued,
+        session,
+        &session.scope,
+        Some(TOKEN_TYPE_ACCESS_TOKEN),
+    )
 }

@@ -106,63 +106,36 @@ pub fn hot_anonymous(
 
 #[wasm_bindgen]
 impl AnonymousIssue {
-    /// The Rate Limiting binding to consult first, if the org limits new sessions per IP.
+    /// Everything the entry needs, in one call (each getter would be a crossing and a copy):
+    /// `[rate binding, rate key, sign key, signing input, seal key, iv, aad, plaintext,
+    /// CORS origin, quota]`; the rate binding is `undefined` when the org has no per-IP limit,
+    /// the CORS origin without an `Origin`, the quota (`[limit, remaining, reset]`) without one.
     #[wasm_bindgen(getter)]
-    pub fn rate_binding(&self) -> Option<String> {
+    pub fn parts(&self) -> js_sys::Array {
+        let optional = |s: Option<&str>| s.map_or(JsValue::UNDEFINED, JsValue::from_str);
+        let bytes = |b: &[u8]| JsValue::from(js_sys::Uint8Array::from(b));
+        let key = |k: Option<&CryptoKey>| k.map_or(JsValue::UNDEFINED, |k| k.clone().into());
+        let quota = quota_of(self.admission.as_ref()).map_or(JsValue::UNDEFINED, |q| {
+            q.into_iter()
+                .map(JsValue::from_f64)
+                .collect::<js_sys::Array>()
+                .into()
+        });
         let tier = self.ctx.record.settings.anonymous_rate_limit;
-        tier.binding().map(str::to_owned)
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn rate_key(&self) -> Option<String> {
-        self.rate_key.clone()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn sign_key(&self) -> Option<CryptoKey> {
-        self.ctx.signer.as_ref().map(|s| s.key.clone())
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn signing_input(&self) -> Vec<u8> {
-        self.prepared.signing_input.as_bytes().to_vec()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn seal_key(&self) -> Option<CryptoKey> {
-        self.ctx.refresh_keys.first().cloned()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn iv(&self) -> Vec<u8> {
-        self.prepared.iv.to_vec()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn aad(&self) -> Vec<u8> {
-        self.prepared.aad.clone()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn plaintext(&self) -> Vec<u8> {
-        self.prepared.plaintext.clone()
-    }
-
-    /// The browser origin the response is shared with (CORS), if the request had one.
-    #[wasm_bindgen(getter)]
-    pub fn cors_origin(&self) -> Option<String> {
-        self.cors_origin.clone()
-    }
-
-    /// `[limit, remaining, reset]` of the org's monthly quota, when it has one.
-    #[wasm_bindgen(getter)]
-    pub fn quota(&self) -> Option<Vec<f64>> {
-        quota_of(self.admission.as_ref())
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn org(&self) -> String {
-        self.ctx.record.id.as_str().to_owned()
+        [
+            optional(tier.binding()),
+            optional(self.rate_key.as_deref()),
+            key(self.ctx.signer.as_ref().map(|s| &s.key)),
+            bytes(self.prepared.signing_input.as_bytes()),
+            key(self.ctx.refresh_keys.first()),
+            bytes(&self.prepared.iv),
+            bytes(&self.prepared.aad),
+            bytes(&self.prepared.plaintext),
+            optional(self.cors_origin.as_deref()),
+            quota,
+        ]
+        .into_iter()
+        .collect()
     }
 
     /// The token response body, from the signature and the sealed refresh token; sends the
@@ -179,7 +152,12 @@ impl AnonymousIssue {
         if self.admission.is_some() {
             metering::flush_if_due(env, &worker::Context::new(worker_ctx), &self.ctx.record.id);
         }
-        Some(sessions::token_body(&issued, &session, &session.scope).to_string())
+        Some(sessions::token_body(
+            &issued,
+            &session,
+            &session.scope,
+            None,
+        ))
     }
 
     /// The per-IP limiter said no: the quota admission is taken back. `[body, Retry-After]` of
@@ -385,7 +363,7 @@ impl ExchangeIssue {
         if self.admission.is_some() {
             metering::flush_if_due(env, &worker::Context::new(worker_ctx), &self.ctx.record.id);
         }
-        Some(exchange::token_body(&issued, &session).to_string())
+        Some(exchange::token_body(&issued, &session))
     }
 
     /// The full path answers: the quota admission is taken back.
@@ -591,7 +569,12 @@ impl RefreshIssue {
         if self.admission.is_some() {
             metering::flush_if_due(env, &worker::Context::new(worker_ctx), &self.ctx.record.id);
         }
-        Some(sessions::token_body(&issued, &plan.next, &plan.granted).to_string())
+        Some(sessions::token_body(
+            &issued,
+            &plan.next,
+            &plan.granted,
+            None,
+        ))
     }
 
     /// Nothing was sent to the shard: the quota admission is taken back (the full path answers).

@@ -1,6 +1,6 @@
 //! Anonymous sessions and the refresh-token grant: one signature, one AES-GCM seal, no storage.
 
-use serde_json::json;
+use serde::Serialize;
 use worker::{Env, Response};
 
 use super::http::{self, Caching};
@@ -363,22 +363,42 @@ pub async fn open(ctx: &OrgContext, token: &str) -> Result<RefreshPayload, ApiEr
 fn token_response(issued: &Issued, session: &RefreshPayload, scope: &str) -> Response {
     http::json(
         200,
-        token_body(issued, session, scope).to_string(),
+        token_body(issued, session, scope, None),
         Caching::NoStore,
     )
 }
 
-/// The JSON of a token response (RFC 6749 §5.1), with the session's id and subject.
-pub fn token_body(issued: &Issued, session: &RefreshPayload, scope: &str) -> serde_json::Value {
-    json!({
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "refresh_token": issued.refresh_token,
-        "scope": scope,
-        "session_id": session.sid,
-        "subject": session.sub,
+/// The JSON of a token response (RFC 6749 §5.1), with the session's id and subject; with
+/// `issued_token_type` for a token exchange (RFC 8693 §2.2.1). Members in name order.
+pub fn token_body(
+    issued: &Issued,
+    session: &RefreshPayload,
+    scope: &str,
+    issued_token_type: Option<&str>,
+) -> String {
+    #[derive(Serialize)]
+    struct TokenBody<'a> {
+        access_token: &'a str,
+        expires_in: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        issued_token_type: Option<&'a str>,
+        refresh_token: &'a str,
+        scope: &'a str,
+        session_id: &'a str,
+        subject: &'a str,
+        token_type: &'a str,
+    }
+    serde_json::to_string(&TokenBody {
+        access_token: &issued.access_token,
+        expires_in: issued.expires_in,
+        issued_token_type,
+        refresh_token: &issued.refresh_token,
+        scope,
+        session_id: &session.sid,
+        subject: &session.sub,
+        token_type: "Bearer",
     })
+    .unwrap_or_default()
 }
 
 /// The first `N` bytes of `bytes` as an array, and the rest. Callers pass buffers of known length.
