@@ -39,41 +39,91 @@ pub fn vouch(
     issuer: &str,
     now: u64,
 ) -> Option<Vouched> {
-    let parsed = jws::parse(token, &ParseOptions::eddsa_only()).ok()?;
-    let kid = parsed.header().kid.clone();
-    let org_key = org_keys.iter().find(|k| k.id == kid && k.is_active());
-    let key = match org_key {
-        Some(k) => Ed25519VerifyingKey::from_bytes(&k.public_key_bytes()?).ok()?,
-        None => own.verifying_key(&kid).ok()?,
-    };
-    jws::verify_ed25519(&parsed, &key).ok()?;
-    let claims = parsed.into_payload();
-    let exp = num(&claims, "exp")?;
-    if now >= exp.saturating_add(LEEWAY_SECS)
-        || num(&claims, "nbf").is_some_and(|nbf| nbf > now + LEEWAY_SECS)
-        || num(&claims, "iat").is_some_and(|iat| iat > now + LEEWAY_SECS)
-    {
-        return None;
-    }
-    let sub = text(&claims, "sub").filter(|s| !s.is_empty())?;
-    match org_key {
-        None if text(&claims, "iss").as_deref() != Some(issuer) => return None,
-        Some(k) => {
-            let aud: Audience = serde_json::from_value(claims.get("aud")?.clone()).ok()?;
-            if !k.conditions.allows_audiences(aud.iter()) {
-                return None;
-            }
+    let candidate = Candidate::parse(token, own, org_keys)?;
+    let key = Ed25519VerifyingKey::from_bytes(&candidate.public_key).ok()?;
+    jws::verify_ed25519(&candidate.parsed, &key).ok()?;
+    candidate.vouch_verified(org_keys, issuer, now)
+}
+
+/// A token that may be one we vouch for, with the public key that must have signed it. The caller
+/// checks the signature (natively, or through WebCrypto in the worker), then
+/// [`Candidate::vouch_verified`] checks the rest.
+pub struct Candidate {
+    parsed: jws::ParsedJws,
+    pub public_key: [u8; 32],
+    org_key: bool,
+}
+
+impl Candidate {
+    /// An EdDSA compact JWS whose `kid` names an active org key or a published signing key.
+    pub fn parse(token: &str, own: &Jwks, org_keys: &[OrgKeyRecord]) -> Option<Self> {
+        let parsed = jws::parse(token, &ParseOptions::eddsa_only()).ok()?;
+        if parsed.signature().len() != 64 {
+            return None;
         }
-        None => {}
+        let kid = parsed.header().kid.as_str();
+        let org_key = org_keys.iter().find(|k| k.id == kid && k.is_active());
+        let public_key: [u8; 32] = match org_key {
+            Some(k) => k.public_key_bytes()?.as_slice().try_into().ok()?,
+            None => own.verifying_key(kid).ok()?.to_bytes(),
+        };
+        Some(Self {
+            org_key: org_key.is_some(),
+            parsed,
+            public_key,
+        })
     }
-    let facts = TokenFacts {
-        sub,
-        sid: text(&claims, "sid"),
-        jti: text(&claims, "jti"),
-        kid: Some(kid),
-        issued_at: num(&claims, "iat").unwrap_or(0),
-    };
-    Some(Vouched { claims, facts })
+
+    pub fn signing_input(&self) -> &str {
+        self.parsed.signing_input()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        self.parsed.signature()
+    }
+
+    /// The signature verified: times, subject, issuer (our tokens) or audience conditions (org
+    /// keys' tokens); `None` when the token is not one we vouch for.
+    pub fn vouch_verified(
+        self,
+        org_keys: &[OrgKeyRecord],
+        issuer: &str,
+        now: u64,
+    ) -> Option<Vouched> {
+        let kid = self.parsed.header().kid.clone();
+        let org_key = if self.org_key {
+            Some(org_keys.iter().find(|k| k.id == kid && k.is_active())?)
+        } else {
+            None
+        };
+        let claims = self.parsed.into_payload();
+        let exp = num(&claims, "exp")?;
+        if now >= exp.saturating_add(LEEWAY_SECS)
+            || num(&claims, "nbf").is_some_and(|nbf| nbf > now + LEEWAY_SECS)
+            || num(&claims, "iat").is_some_and(|iat| iat > now + LEEWAY_SECS)
+        {
+            return None;
+        }
+        let sub = text(&claims, "sub").filter(|s| !s.is_empty())?;
+        match org_key {
+            None if text(&claims, "iss").as_deref() != Some(issuer) => return None,
+            Some(k) => {
+                let aud: Audience = serde_json::from_value(claims.get("aud")?.clone()).ok()?;
+                if !k.conditions.allows_audiences(aud.iter()) {
+                    return None;
+                }
+            }
+            None => {}
+        }
+        let facts = TokenFacts {
+            sub,
+            sid: text(&claims, "sid"),
+            jti: text(&claims, "jti"),
+            kid: Some(kid),
+            issued_at: num(&claims, "iat").unwrap_or(0),
+        };
+        Some(Vouched { claims, facts })
+    }
 }
 
 /// The answer for an active token: every claim, then `active` and `token_type`, which no claim of

@@ -8,11 +8,13 @@ use worker::{Env, Response};
 
 use super::http::{self, Caching};
 use super::org_cache::{now_ms, OrgContext};
-use super::{sessions, shards};
+use super::{sessions, shards, webcrypto};
 use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
 use crate::body::Params;
-use crate::introspection::{active, inactive, vouch};
+use crate::introspection::{active, inactive, Candidate, Vouched};
+use crate::jose::jwk::Jwks;
+use crate::org_key::OrgKeyRecord;
 use crate::principal::Principal;
 use crate::refresh_token::{RefreshPayload, PREFIX};
 use crate::revocation::TokenFacts;
@@ -30,7 +32,7 @@ pub async fn introspect(
     let answer = if token.starts_with(PREFIX) {
         refresh_token(env, ctx, token, issuer, now).await?
     } else {
-        match vouch(token, &ctx.own_jwks, &ctx.org_keys, issuer, now) {
+        match vouch(token, &ctx.own_jwks, &ctx.org_keys, issuer, now).await {
             Some(v) => {
                 if shards::check(env, &ctx.record.id, v.facts, None).await? {
                     active(&v.claims, "Bearer")
@@ -87,4 +89,26 @@ fn refresh_claims(session: &RefreshPayload, issuer: &str) -> Map<String, Value> 
         claims["client_id"] = crate::session::ANONYMOUS_CLIENT_ID.into();
     }
     claims.as_object().cloned().unwrap_or_default()
+}
+
+/// [`crate::introspection::vouch`], with the signature checked through WebCrypto.
+pub async fn vouch(
+    token: &str,
+    own: &Jwks,
+    org_keys: &[OrgKeyRecord],
+    issuer: &str,
+    now: u64,
+) -> Option<Vouched> {
+    let candidate = Candidate::parse(token, own, org_keys)?;
+    let valid = webcrypto::verify_ed25519(
+        &candidate.public_key,
+        candidate.signature(),
+        candidate.signing_input().as_bytes(),
+    )
+    .await
+    .ok()?;
+    if !valid {
+        return None;
+    }
+    candidate.vouch_verified(org_keys, issuer, now)
 }

@@ -7,12 +7,12 @@ use serde_json::json;
 use worker::{Env, Request, Response};
 
 use super::admin::{json_body, ok_json, AdminCall};
+use super::introspection::vouch;
 use super::org_cache::{self, now_ms, OrgContext};
 use super::{http, kv, org_keys, sessions, shards};
 use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
 use crate::body::Params;
-use crate::introspection::vouch;
 use crate::org_key::is_key_id;
 use crate::revocation::{Revocation, RevocationRequest, Target};
 use crate::signing_key::KeyStatus;
@@ -34,7 +34,7 @@ pub async fn revoke_own(
                 shards::revoke(env, org, Some(&session.sub), r).await?;
             }
         }
-    } else if let Some(v) = vouch(token, &ctx.own_jwks, &[], issuer, now) {
+    } else if let Some(v) = vouch(token, &ctx.own_jwks, &[], issuer, now).await {
         if let Some(jti) = &v.facts.jti {
             let exp = v.claims.get("exp").and_then(|e| e.as_u64());
             shards::revoke(

@@ -146,6 +146,45 @@ pub async fn import_verify_jwk(
         .await
 }
 
+thread_local! {
+    /// Ed25519 public keys imported for verifying, by their bytes (signing keys and org keys: few).
+    static ED25519_PUBLIC: std::cell::RefCell<std::collections::HashMap<[u8; 32], CryptoKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Verifies an Ed25519 signature with a raw public key through WebCrypto (far cheaper than
+/// verifying in wasm); the imported key is kept for the isolate's life.
+pub async fn verify_ed25519(
+    public_key: &[u8; 32],
+    signature: &[u8],
+    data: &[u8],
+) -> Result<bool, ApiError> {
+    let cached = ED25519_PUBLIC.with(|c| c.borrow().get(public_key).cloned());
+    let key = match cached {
+        Some(k) => k,
+        None => {
+            let raw = Uint8Array::from(&public_key[..]);
+            let k = to_key(subtle()?.import_key_with_str(
+                "raw",
+                &raw,
+                "Ed25519",
+                false,
+                &usages(&["verify"]),
+            ))
+            .await?;
+            ED25519_PUBLIC.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= 256 {
+                    c.clear();
+                }
+                c.insert(*public_key, k.clone());
+            });
+            k
+        }
+    };
+    verify_signature(&key, crate::jose::Algorithm::EdDSA, signature, data).await
+}
+
 /// Imports an HMAC-SHA-256 key for verifying.
 pub async fn import_hmac_key(secret: &[u8]) -> Result<CryptoKey, ApiError> {
     let raw = Uint8Array::from(secret);
