@@ -192,7 +192,7 @@ async function main() {
     await cluster.dispose();
     const startup = await measureStartup(paths, secrets);
     const result = {
-      date: new Date().toISOString(), label: opts.label, machine: machine(),
+      date: new Date().toISOString(), label: opts.label, machine: machine(), oursBuild: opts['ours-build'],
       settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, singleSeconds: SINGLE_SECONDS, threads: 1 },
       endpoints: list.map((e) => ({ name: e.name, what: e.what, workers: Object.keys(e.workers) })),
       samples, startup, size: wasmSize(),
