@@ -18,7 +18,7 @@
 import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 
 const rust = Rust.prototype;
-const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS] = rust.hot_constants();
+const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS, SERVER_ERROR] = rust.hot_constants();
 const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|\.well-known\/jwks\.json)$/;
 
 export default {
@@ -166,35 +166,34 @@ const VERIFY = {
 };
 
 async function exchange(issue, request, env, ctx, org, started, declined) {
-  const cors = issue.cors_origin;
   let signature;
   let sealed;
+  let cors;
+  let quota;
   try {
-    if (!(await crypto.subtle.verify(VERIFY[issue.verify_alg], issue.verify_key, issue.signature, issue.verify_input))
-      || !issue.verified()) {
+    const [key, alg, subjectSignature, subjectInput] = issue.verify_parts;
+    if (!(await crypto.subtle.verify(VERIFY[alg], key, subjectSignature, subjectInput)) || !issue.verified()) {
       issue.abandon();
       return declined();
     }
+    const [signKey, input, sealKey, iv, aad, plaintext, origin, counted] = issue.parts;
+    [cors, quota] = [origin, counted];
     [signature, sealed] = await Promise.all([
-      crypto.subtle.sign('Ed25519', issue.sign_key, issue.signing_input),
-      crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.iv, additionalData: issue.aad }, issue.seal_key, issue.plaintext),
+      crypto.subtle.sign('Ed25519', signKey, input),
+      crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
     ]);
   } catch {
     issue.abandon();
     return declined();
   }
-  const quota = issue.quota;
   const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
   return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
 async function refresh(issue, request, env, ctx, org, started, declined) {
-  const cors = issue.cors_origin;
+  const [keys, iv, aad, ciphertext] = issue.open_parts;
   let plaintext;
-  const iv = issue.open_iv;
-  const aad = issue.aad;
-  const ciphertext = issue.ciphertext;
-  for (const key of issue.open_keys) {
+  for (const key of keys) {
     try {
       plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, ciphertext);
       break;
@@ -206,28 +205,35 @@ async function refresh(issue, request, env, ctx, org, started, declined) {
   }
   let call;
   try {
-    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: issue.seal_iv, additionalData: aad },
-      issue.seal_key, issue.plaintext);
+    const [sealKey, sealIv, sealAad, candidate] = issue.seal_parts;
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: sealIv, additionalData: sealAad }, sealKey, candidate);
     call = issue.call(new Uint8Array(sealed));
   } catch {}
   if (call === undefined) {
     issue.abandon();
     return declined();
   }
+  // From here the shard has acted on the request: it is answered here, whatever happens.
   let answer;
   try {
     const shards = env.SESSIONS;
     const res = await shards.get(shards.idFromName(call[0])).fetch('https://shard/refresh', { method: 'POST', body: call[1] });
     if (res.status === 200) answer = await res.text();
   } catch {}
-  const input = issue.decided(answer);
-  if (input === undefined) {
-    const [status, error, code] = issue.error;
+  const signing = issue.decided(answer);
+  if (signing === undefined) {
+    const [status, error, code, cors] = issue.error;
     issue.free();
-    return respond(request, started, 'token', org, Number(status), error, tokenHeaders(cors), code);
+    return respond(request, started, 'token', org, status, error, tokenHeaders(cors), code);
   }
-  const quota = issue.quota;
-  const signature = await crypto.subtle.sign('Ed25519', issue.sign_key, input);
+  const [signKey, input, cors, quota] = signing;
+  let signature;
+  try {
+    signature = await crypto.subtle.sign('Ed25519', signKey, input);
+  } catch {
+    issue.free();
+    return respond(request, started, 'token', org, 500, SERVER_ERROR, tokenHeaders(cors), 'server_error');
+  }
   const tokens = issue.finish(env, ctx, new Uint8Array(signature));
   return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
 }

@@ -1,0 +1,132 @@
+//! The token-exchange grant on the lean path: the entry verifies the subject token's signature
+//! with the cached provider key ([`ExchangeIssue::verify_parts`]), then
+//! [`ExchangeIssue::verified`] checks the claims and prepares the session, which the entry signs
+//! and seals like an anonymous one. Exchanges with an `actor_token` (a Durable Object call),
+//! HS256 providers and providers whose keys this isolate does not hold decline to the full path.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+use web_sys::CryptoKey;
+use worker::Env;
+
+use super::{bytes, finish_start, Warm};
+use crate::api_error::ApiError;
+use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
+use crate::exchange::subject_token;
+use crate::worker::exchange::{exchanged_session, provider_of};
+use crate::worker::org_cache::now_ms;
+use crate::worker::sessions::{self, Prepared, SessionStart, RANDOM_LEN};
+use crate::worker::{upstream_keys, webcrypto};
+
+#[wasm_bindgen]
+pub struct ExchangeIssue {
+    warm: Warm,
+    verify_key: CryptoKey,
+    verify_alg: &'static str,
+    signature: Vec<u8>,
+    verify_input: Vec<u8>,
+    prepared: Option<Prepared>,
+}
+
+/// Prepares `POST /orgs/{org}/token` with the token-exchange grant; `undefined` when the full
+/// path must serve.
+#[wasm_bindgen]
+pub fn hot_exchange(
+    env: &Env,
+    org: &str,
+    request_origin: &str,
+    origin: Option<String>,
+    content_type: Option<String>,
+    body: &[u8],
+) -> Option<ExchangeIssue> {
+    let warm = Warm::begin(env, org, request_origin, origin, content_type, body)?;
+    let req = ExchangeRequest::parse(&warm.params).ok()?;
+    if req.actor_token.is_some() {
+        return None;
+    }
+    let provider = provider_of(&warm.ctx, &req).ok()?;
+    let parsed = subject_token::parse(req.subject_token, &provider.settings).ok()?;
+    let verify_key = upstream_keys::cached_key(&warm.ctx.record.id, provider, &parsed)?;
+    let verify_alg = parsed.header().alg.name();
+    let signature = parsed.signature().to_vec();
+    let verify_input = parsed.signing_input().as_bytes().to_vec();
+    let warm = warm.admit()?;
+    Some(ExchangeIssue {
+        warm,
+        verify_key,
+        verify_alg,
+        signature,
+        verify_input,
+        prepared: None,
+    })
+}
+
+#[wasm_bindgen]
+impl ExchangeIssue {
+    /// `[key, algorithm (RS256, ES256, EdDSA), signature, signing input]` of the subject token.
+    #[wasm_bindgen(getter)]
+    pub fn verify_parts(&self) -> Array {
+        [
+            self.verify_key.clone().into(),
+            JsValue::from_str(self.verify_alg),
+            bytes(&self.signature),
+            bytes(&self.verify_input),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// The signature verified: the claims are checked and the session prepared; `false` when the
+    /// full path must answer.
+    pub fn verified(&mut self) -> bool {
+        self.prepared = self.prepare().ok();
+        self.prepared.is_some()
+    }
+
+    fn prepare(&self) -> Result<Prepared, ApiError> {
+        let (ctx, issuer) = (&self.warm.ctx, &self.warm.issuer);
+        let req = ExchangeRequest::parse(&self.warm.params)?;
+        let provider = provider_of(ctx, &req)?;
+        let parsed = subject_token::parse(req.subject_token, &provider.settings)?;
+        let identity =
+            subject_token::validate(parsed.into_payload(), &provider.settings, now_ms() / 1000)?;
+        let start = exchanged_session(ctx, &req, provider, identity, issuer, (None, None))?;
+        let random: [u8; RANDOM_LEN] = webcrypto::random()?;
+        let session = SessionStart {
+            subject: Some(&start.subject),
+            scope: &start.scope,
+            device_id: None,
+            exchanged: Some(start.exchanged),
+        };
+        sessions::prepare_start(ctx, issuer, session, &random)
+    }
+
+    /// After [`verified`](Self::verified): `[sign key, signing input, seal key, iv, aad,
+    /// plaintext, CORS origin, quota]`.
+    #[wasm_bindgen(getter)]
+    pub fn parts(&self) -> Option<Array> {
+        Some(self.warm.start_parts(self.prepared.as_ref()?))
+    }
+
+    /// The token response body, from the signature and the sealed refresh token.
+    pub fn finish(
+        self,
+        env: &Env,
+        worker_ctx: worker::worker_sys::Context,
+        signature: &[u8],
+        sealed: &[u8],
+    ) -> Option<String> {
+        self.warm.flush(env, worker_ctx);
+        finish_start(
+            self.prepared?,
+            signature,
+            sealed,
+            Some(TOKEN_TYPE_ACCESS_TOKEN),
+        )
+    }
+
+    /// The full path answers: the quota admission is taken back.
+    pub fn abandon(self) {
+        self.warm.refund();
+    }
+}
