@@ -80,17 +80,42 @@ impl PresentedCredential {
         audiences: &[String],
         now: u64,
     ) -> Result<Claims, ApiError> {
+        let public_key = Ed25519VerifyingKey::from_bytes(&self.public_key(key)?)
+            .map_err(|_| rejected("unknown key"))?;
+        jws::verify_ed25519(&self.parsed, &public_key).map_err(rejected)?;
+        self.verified_claims(key, audiences, now)
+    }
+
+    /// The public key the credential must be signed with: the active key it names.
+    pub fn public_key(&self, key: &OrgKeyRecord) -> Result<[u8; 32], ApiError> {
         if key.id != self.key_id() {
             return Err(rejected("unknown key"));
         }
         if !key.is_active() {
             return Err(rejected("the key has been revoked"));
         }
-        let public_key = key
-            .public_key_bytes()
-            .and_then(|pk| Ed25519VerifyingKey::from_bytes(&pk).ok())
-            .ok_or_else(|| rejected("unknown key"))?;
-        jws::verify_ed25519(&self.parsed, &public_key).map_err(rejected)?;
+        key.public_key_bytes()
+            .and_then(|pk| pk.as_slice().try_into().ok())
+            .ok_or_else(|| rejected("unknown key"))
+    }
+
+    pub fn signing_input(&self) -> &str {
+        self.parsed.signing_input()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        self.parsed.signature()
+    }
+
+    /// The checks of [`verify`](Self::verify) after the signature (which the worker checks
+    /// through WebCrypto with [`public_key`](Self::public_key)).
+    pub fn verified_claims(
+        &self,
+        key: &OrgKeyRecord,
+        audiences: &[String],
+        now: u64,
+    ) -> Result<Claims, ApiError> {
+        self.public_key(key)?;
         let claims = decode_claims(&self.parsed).map_err(rejected)?;
         if claims.sub != key.id {
             return Err(rejected("sub must be the key id"));
