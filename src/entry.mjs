@@ -1,9 +1,9 @@
 // The worker's entry module (wrangler's `main`; scripts/build-worker.sh copies it next to the
 // bundle worker-build makes, build/index.js). One entry, two paths:
 //
-// - Hot path: a new anonymous session, the refresh-token grant and the JWKS, the requests every
-//   browser client makes.
-//   This module reads the request, calls plain wasm-bindgen exports (src/worker/hot.rs) with plain
+// - Hot path: a new anonymous session, the refresh-token and token-exchange grants, the JWKS,
+//   and the session shards' refresh and check calls: the requests clients make most.
+//   This module reads the request, calls plain wasm-bindgen exports (src/worker/hot/) with plain
 //   values, awaits WebCrypto itself and builds the response. Rust still decides everything (org
 //   cache, parsing, checks, claims, quota); what is skipped is the workers-rs machinery around it
 //   (Request/Response conversion, a JS crossing per header, a wasm-bindgen-futures task per
@@ -113,7 +113,8 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
   const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
     body, headers.get('cf-connecting-ip'));
   if (issue === undefined) return declined();
-  const [binding, rateKey, signKey, input, sealKey, iv, aad, plaintext, cors, quota] = issue.parts;
+  const [binding, rateKey, ...start] = issue.parts;
+  const [cors, quota] = start.slice(6);
   if (binding !== undefined) {
     let allowed;
     try {
@@ -128,23 +129,19 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
         { ...tokenHeaders(cors), 'retry-after': retryAfter }, 'rate_limit_exceeded');
     }
   }
-  let signature;
-  let sealed;
+  let signed;
   try {
-    [signature, sealed] = await Promise.all([
-      crypto.subtle.sign('Ed25519', signKey, input),
-      crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
-    ]);
+    signed = await signAndSeal(start);
   } catch {
     issue.abandon();
     return declined();
   }
-  const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
+  const tokens = issue.finish(env, ctx, ...signed);
   if (tokens === undefined) return declined();
   return respond(request, started, 'anonymous_session', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
-/** The token endpoint: the refresh-token and token-exchange grants (see hot.rs). */
+/** The token endpoint: the refresh-token and token-exchange grants (see src/worker/hot/). */
 async function token(request, env, ctx, org, requestOrigin, started) {
   const body = await readBody(request);
   if (body === undefined) return full(request, env, ctx);
@@ -166,28 +163,35 @@ const VERIFY = {
 };
 
 async function exchange(issue, request, env, ctx, org, started, declined) {
-  let signature;
-  let sealed;
-  let cors;
-  let quota;
+  let start;
+  let signed;
   try {
     const [key, alg, subjectSignature, subjectInput] = issue.verify_parts;
     if (!(await crypto.subtle.verify(VERIFY[alg], key, subjectSignature, subjectInput)) || !issue.verified()) {
       issue.abandon();
       return declined();
     }
-    const [signKey, input, sealKey, iv, aad, plaintext, origin, counted] = issue.parts;
-    [cors, quota] = [origin, counted];
-    [signature, sealed] = await Promise.all([
-      crypto.subtle.sign('Ed25519', signKey, input),
-      crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
-    ]);
+    start = issue.parts;
+    signed = await signAndSeal(start);
   } catch {
     issue.abandon();
     return declined();
   }
-  const tokens = issue.finish(env, ctx, new Uint8Array(signature), new Uint8Array(sealed));
+  const [cors, quota] = start.slice(6);
+  const tokens = issue.finish(env, ctx, ...signed);
   return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
+}
+
+/**
+ * The two WebCrypto operations of a session start, at once: the access token's Ed25519 signature
+ * and the refresh token's AES-GCM seal. `start`: a prepared start's parts (hot/mod.rs start_parts).
+ */
+async function signAndSeal([signKey, input, sealKey, iv, aad, plaintext]) {
+  const [signature, sealed] = await Promise.all([
+    crypto.subtle.sign('Ed25519', signKey, input),
+    crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
+  ]);
+  return [new Uint8Array(signature), new Uint8Array(sealed)];
 }
 
 async function refresh(issue, request, env, ctx, org, started, declined) {
