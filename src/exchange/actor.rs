@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::api_error::ApiError;
 use crate::jose::claims::{decode_claims, Claims};
+use crate::jose::ed25519::Ed25519VerifyingKey;
 use crate::jose::jwk::Jwks;
-use crate::jose::jws::{self, ParseOptions};
+use crate::jose::jws::{self, ParseOptions, ParsedJws};
 use crate::jose::JoseError;
 use crate::revocation::TokenFacts;
 
@@ -35,38 +36,75 @@ pub fn verify(
     issuer: &str,
     now: u64,
 ) -> Result<(ActorLink, TokenFacts), ApiError> {
-    let parsed = jws::parse(
-        token,
-        &ParseOptions::eddsa_only().with_expected_typ("at+jwt"),
-    )
-    .map_err(rejected)?;
-    let key = jwks.verifying_key(&parsed.header().kid).map_err(rejected)?;
-    jws::verify_ed25519(&parsed, &key).map_err(rejected)?;
-    let claims: Claims = decode_claims(&parsed).map_err(rejected)?;
-    if claims.iss != issuer {
-        return Err(rejected(JoseError::InvalidIssuer));
+    let actor = PresentedActor::parse(token, jwks)?;
+    let key = Ed25519VerifyingKey::from_bytes(&actor.public_key).map_err(rejected)?;
+    jws::verify_ed25519(&actor.parsed, &key).map_err(rejected)?;
+    actor.link(issuer, now)
+}
+
+/// An actor token parsed, with the public key (of the org's published signing keys) that must
+/// have signed it. The caller checks the signature (natively in [`verify`], through WebCrypto in
+/// the worker), then [`PresentedActor::link`] checks the rest.
+pub struct PresentedActor {
+    parsed: ParsedJws,
+    pub public_key: [u8; 32],
+}
+
+impl PresentedActor {
+    pub fn parse(token: &str, jwks: &Jwks) -> Result<Self, ApiError> {
+        let parsed = jws::parse(
+            token,
+            &ParseOptions::eddsa_only().with_expected_typ("at+jwt"),
+        )
+        .map_err(rejected)?;
+        let key = jwks.verifying_key(&parsed.header().kid).map_err(rejected)?;
+        Ok(Self {
+            parsed,
+            public_key: key.to_bytes(),
+        })
     }
-    if now >= claims.exp.saturating_add(LEEWAY_SECS) {
-        return Err(rejected(JoseError::Expired));
+
+    pub fn signing_input(&self) -> &str {
+        self.parsed.signing_input()
     }
-    let facts = TokenFacts {
-        sub: claims.sub.clone(),
-        sid: claims.sid.clone(),
-        jti: Some(claims.jti.clone()),
-        kid: Some(parsed.header().kid.clone()),
-        issued_at: claims.iat,
-    };
-    if claims.extra.get("anonymous") == Some(&Value::Bool(true)) {
-        let link = ActorLink::Upgrade {
-            anonymous_sub: claims.sub,
+
+    pub fn signature(&self) -> &[u8] {
+        self.parsed.signature()
+    }
+
+    /// The signature verified: issuer and expiry, and what the token links.
+    pub fn link(self, issuer: &str, now: u64) -> Result<(ActorLink, TokenFacts), ApiError> {
+        let claims: Claims = decode_claims(&self.parsed).map_err(rejected)?;
+        if claims.iss != issuer {
+            return Err(rejected(JoseError::InvalidIssuer));
+        }
+        if now >= claims.exp.saturating_add(LEEWAY_SECS) {
+            return Err(rejected(JoseError::Expired));
+        }
+        let facts = TokenFacts {
+            sub: claims.sub.clone(),
+            sid: claims.sid.clone(),
+            jti: Some(claims.jti.clone()),
+            kid: Some(self.parsed.header().kid.clone()),
+            issued_at: claims.iat,
         };
-        return Ok((link, facts));
+        if claims.extra.get("anonymous") == Some(&Value::Bool(true)) {
+            let link = ActorLink::Upgrade {
+                anonymous_sub: claims.sub,
+            };
+            return Ok((link, facts));
+        }
+        let mut act = json!({ "sub": claims.sub });
+        if let Some(inner) = claims.extra.get("act") {
+            act["act"] = inner.clone();
+        }
+        Ok((ActorLink::Delegation { act }, facts))
     }
-    let mut act = json!({ "sub": claims.sub });
-    if let Some(inner) = claims.extra.get("act") {
-        act["act"] = inner.clone();
-    }
-    Ok((ActorLink::Delegation { act }, facts))
+}
+
+/// The error for an actor token whose signature does not verify.
+pub fn bad_signature() -> ApiError {
+    rejected(JoseError::InvalidSignature)
 }
 
 /// The error for an actor token that verified but has been revoked.

@@ -7,10 +7,10 @@ use worker::{Env, Response};
 use super::http::{self, Caching};
 use super::org_cache::{now_ms, OrgContext};
 use super::sessions;
-use super::{shards, upstream_keys};
+use super::{shards, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
 use crate::body::Params;
-use crate::exchange::actor::{self, ActorLink};
+use crate::exchange::actor::{self, ActorLink, PresentedActor};
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::exchange::subject_token::UpstreamIdentity as Identity;
 use crate::exchange::{policy, subject_token};
@@ -32,7 +32,17 @@ pub async fn exchange(
     let (anonymous_sub, act) = match req.actor_token {
         None => (None, None),
         Some(token) => {
-            let (link, facts) = actor::verify(token, &ctx.own_jwks, issuer, now)?;
+            let presented = PresentedActor::parse(token, &ctx.own_jwks)?;
+            let signed = webcrypto::verify_ed25519(
+                &presented.public_key,
+                presented.signature(),
+                presented.signing_input().as_bytes(),
+            )
+            .await?;
+            if !signed {
+                return Err(actor::bad_signature());
+            }
+            let (link, facts) = presented.link(issuer, now)?;
             // One of our own tokens: the one Durable Object call, for its revocation state.
             if !shards::check(env, &ctx.record.id, facts, None).await? {
                 return Err(actor::revoked());

@@ -46,8 +46,8 @@
 // - The operator token's two SHA-256 are WebCrypto digests here (two async calls), sha2 in wasm
 //   in ours; the comparison is crypto.subtle.timingSafeEqual.
 // - A 500 also goes to console.error (ours logs only the JSON line; its outcome says server_error).
-// - Ours verifies EdDSA upstream tokens and our own tokens (introspection, actor) with
-//   ed25519-compact in wasm; jose verifies through WebCrypto (faster). RS256 is WebCrypto in both.
+// - Signatures are checked through WebCrypto on both sides (RS256, and EdDSA for upstream tokens
+//   and for our own tokens: introspection, actor tokens).
 // - createRemoteJWKSet keeps a JWKS for a fixed 300 s (ours: the response's max-age clamped to
 //   60 s..24 h, 300 s by default and for the fake IdP), refetches on an unknown kid after a 10 s
 //   cooldown since the last fetch (ours: since the last unknown-kid refetch), and has no
