@@ -174,10 +174,10 @@ pub async fn refresh(
     // detects reuse.
     let decision = shards::refresh(env, &ctx.record.id, &call).await?;
     let refresh_token = refresh_outcome(call, decision)?;
-    let (access_token, expires_in) =
-        sign_access(ctx, issuer, &plan.next, &plan.jti, &plan.granted).await?;
+    let (input, expires_in) = plan.access_signing_input(ctx, issuer)?;
+    let signature = webcrypto::sign_ed25519(&signer(ctx)?.key, input.as_bytes()).await?;
     let issued = Issued {
-        access_token,
+        access_token: jws::assemble(&input, &signature),
         expires_in,
         refresh_token,
     };
@@ -297,19 +297,6 @@ pub fn signer(ctx: &OrgContext) -> Result<&Signer, ApiError> {
             ctx.record.id.as_str()
         ))
     })
-}
-
-/// An access token for the session, and its lifetime in seconds.
-async fn sign_access(
-    ctx: &OrgContext,
-    issuer: &str,
-    session: &RefreshPayload,
-    jti: &str,
-    scope: &str,
-) -> Result<(String, u64), ApiError> {
-    let (input, expires_in) = access_signing_input(ctx, issuer, session, jti, scope)?;
-    let signature = webcrypto::sign_ed25519(&signer(ctx)?.key, input.as_bytes()).await?;
-    Ok((jws::assemble(&input, &signature), expires_in))
 }
 
 /// The signing input of the session's access token, and its lifetime in seconds.

@@ -13,6 +13,7 @@ use super::{bytes, finish_start, Warm};
 use crate::api_error::ApiError;
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::exchange::subject_token;
+use crate::jose::jws::ParsedJws;
 use crate::worker::exchange::{exchanged_session, provider_of};
 use crate::worker::org_cache::now_ms;
 use crate::worker::sessions::{self, Prepared, SessionStart, RANDOM_LEN};
@@ -21,10 +22,11 @@ use crate::worker::{upstream_keys, webcrypto};
 #[wasm_bindgen]
 pub struct ExchangeIssue {
     warm: Warm,
+    /// The provider the subject token claims to come from, by id.
+    provider: String,
+    /// The subject token, parsed; taken once its signature is verified.
+    subject: Option<ParsedJws>,
     verify_key: CryptoKey,
-    verify_alg: &'static str,
-    signature: Vec<u8>,
-    verify_input: Vec<u8>,
     prepared: Option<Prepared>,
 }
 
@@ -47,16 +49,12 @@ pub fn hot_exchange(
     let provider = provider_of(&warm.ctx, &req).ok()?;
     let parsed = subject_token::parse(req.subject_token, &provider.settings).ok()?;
     let verify_key = upstream_keys::cached_key(&warm.ctx.record.id, provider, &parsed)?;
-    let verify_alg = parsed.header().alg.name();
-    let signature = parsed.signature().to_vec();
-    let verify_input = parsed.signing_input().as_bytes().to_vec();
-    let warm = warm.admit()?;
+    let provider = provider.id.clone();
     Some(ExchangeIssue {
-        warm,
+        warm: warm.admit()?,
+        provider,
+        subject: Some(parsed),
         verify_key,
-        verify_alg,
-        signature,
-        verify_input,
         prepared: None,
     })
 }
@@ -65,15 +63,18 @@ pub fn hot_exchange(
 impl ExchangeIssue {
     /// `[key, algorithm (RS256, ES256, EdDSA), signature, signing input]` of the subject token.
     #[wasm_bindgen(getter)]
-    pub fn verify_parts(&self) -> Array {
-        [
-            self.verify_key.clone().into(),
-            JsValue::from_str(self.verify_alg),
-            bytes(&self.signature),
-            bytes(&self.verify_input),
-        ]
-        .into_iter()
-        .collect()
+    pub fn verify_parts(&self) -> Option<Array> {
+        let subject = self.subject.as_ref()?;
+        Some(
+            [
+                self.verify_key.clone().into(),
+                JsValue::from_str(subject.header().alg.name()),
+                bytes(subject.signature()),
+                bytes(subject.signing_input().as_bytes()),
+            ]
+            .into_iter()
+            .collect(),
+        )
     }
 
     /// The signature verified: the claims are checked and the session prepared; `false` when the
@@ -83,13 +84,13 @@ impl ExchangeIssue {
         self.prepared.is_some()
     }
 
-    fn prepare(&self) -> Result<Prepared, ApiError> {
+    fn prepare(&mut self) -> Result<Prepared, ApiError> {
         let (ctx, issuer) = (&self.warm.ctx, &self.warm.issuer);
         let req = ExchangeRequest::parse(&self.warm.params)?;
-        let provider = provider_of(ctx, &req)?;
-        let parsed = subject_token::parse(req.subject_token, &provider.settings)?;
+        let provider = ctx.provider(&self.provider).ok_or(ApiError::Internal)?;
+        let subject = self.subject.take().ok_or(ApiError::Internal)?;
         let identity =
-            subject_token::validate(parsed.into_payload(), &provider.settings, now_ms() / 1000)?;
+            subject_token::validate(subject.into_payload(), &provider.settings, now_ms() / 1000)?;
         let start = exchanged_session(ctx, &req, provider, identity, issuer, (None, None))?;
         let random: [u8; RANDOM_LEN] = webcrypto::random()?;
         let session = SessionStart {

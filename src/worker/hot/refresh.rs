@@ -24,8 +24,16 @@ pub struct RefreshIssue {
     ciphertext: Vec<u8>,
     plan: Option<RefreshPlan>,
     call: Option<RefreshCall>,
-    refresh_token: Option<String>,
+    /// After the shard's answer: the refresh token to answer, and the new access token's signing
+    /// input and lifetime.
+    decided: Option<Decided>,
     error: Option<ApiError>,
+}
+
+struct Decided {
+    refresh_token: String,
+    signing_input: String,
+    expires_in: u64,
 }
 
 /// Prepares `POST /orgs/{org}/token` with `grant_type=refresh_token`; `undefined` when the full
@@ -50,7 +58,7 @@ pub fn hot_refresh(
         ciphertext,
         plan: None,
         call: None,
-        refresh_token: None,
+        decided: None,
         error: None,
     })
 }
@@ -115,11 +123,12 @@ impl RefreshIssue {
     /// [`error`](Self::error).
     pub fn decided(&mut self, answer: Option<String>) -> Option<Array> {
         match self.outcome(answer) {
-            Ok((token, input)) => {
-                self.refresh_token = Some(token);
+            Ok(decided) => {
                 let [cors, quota] = self.warm.response_parts();
+                let input = bytes(decided.signing_input.as_bytes());
+                self.decided = Some(decided);
                 Some(
-                    [self.warm.sign_key(), bytes(input.as_bytes()), cors, quota]
+                    [self.warm.sign_key(), input, cors, quota]
                         .into_iter()
                         .collect(),
                 )
@@ -132,14 +141,19 @@ impl RefreshIssue {
         }
     }
 
-    fn outcome(&mut self, answer: Option<String>) -> Result<(String, String), ApiError> {
+    fn outcome(&mut self, answer: Option<String>) -> Result<Decided, ApiError> {
         let answer = answer.ok_or(ApiError::Unavailable("session store unreachable".into()))?;
         let decision: Decision = serde_json::from_str(&answer).map_err(|_| ApiError::Internal)?;
         let call = self.call.take().ok_or(ApiError::Internal)?;
-        let token = sessions::refresh_outcome(call, decision)?;
+        let refresh_token = sessions::refresh_outcome(call, decision)?;
         let plan = self.plan.as_ref().ok_or(ApiError::Internal)?;
-        let (input, _) = plan.access_signing_input(&self.warm.ctx, &self.warm.issuer)?;
-        Ok((token, input))
+        let (signing_input, expires_in) =
+            plan.access_signing_input(&self.warm.ctx, &self.warm.issuer)?;
+        Ok(Decided {
+            refresh_token,
+            signing_input,
+            expires_in,
+        })
     }
 
     /// `[status, body, error code, CORS origin]` of the error answer after a failed
@@ -169,13 +183,11 @@ impl RefreshIssue {
     ) -> Option<String> {
         let signature: [u8; 64] = signature.try_into().ok()?;
         let plan = self.plan?;
-        let (input, expires_in) = plan
-            .access_signing_input(&self.warm.ctx, &self.warm.issuer)
-            .ok()?;
+        let decided = self.decided?;
         let issued = sessions::Issued {
-            access_token: jws::assemble(&input, &signature),
-            expires_in,
-            refresh_token: self.refresh_token?,
+            access_token: jws::assemble(&decided.signing_input, &signature),
+            expires_in: decided.expires_in,
+            refresh_token: decided.refresh_token,
         };
         self.warm.flush(env, worker_ctx);
         Some(sessions::token_body(
