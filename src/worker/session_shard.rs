@@ -72,9 +72,9 @@ struct Count {
 
 /// The lean entry's shard calls (src/entry.mjs wraps this class): `refresh` and `check` answered
 /// from the request body's text, skipping workers-rs' Request/Response conversion and its futures
-/// on the hottest Durable Object path. Same code as [`SessionShard::fetch`] below; `undefined`
-/// when the body is not a call or the storage failed (the entry answers 500, as the full path
-/// would). The entry keeps the purge alarm set after a refresh.
+/// on the hottest Durable Object path; [`SessionShard::answer`] is shared with `fetch` below.
+/// `undefined` when the body is not a call or the storage failed (the entry answers 500, as
+/// `fetch` does). The entry keeps the purge alarm set after a refresh.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hot_shard_call(
     state: worker::worker_sys::DurableObjectState,
@@ -84,19 +84,7 @@ pub fn hot_shard_call(
     let shard = SessionShard {
         state: State::from(state),
     };
-    match op {
-        "refresh" => {
-            let call: RefreshCall = serde_json::from_str(body).ok()?;
-            shard.count_call().ok()?;
-            serde_json::to_string(&shard.refresh(&call).ok()?).ok()
-        }
-        "check" => {
-            let call: CheckCall = serde_json::from_str(body).ok()?;
-            shard.count_call().ok()?;
-            serde_json::to_string(&shard.check(&call).ok()?).ok()
-        }
-        _ => None,
-    }
+    shard.answer(op, body)
 }
 
 /// The purge alarm's period, for the lean entry.
@@ -113,25 +101,29 @@ impl DurableObject for SessionShard {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
+        if let Some(op @ ("refresh" | "check")) = path.strip_prefix('/') {
+            let body = req.text().await?;
+            let answer = self
+                .answer(op, &body)
+                .ok_or_else(|| worker::Error::RustError("shard call failed".into()))?;
+            if op == "refresh" {
+                self.ensure_purge_alarm().await?;
+            }
+            let mut response = Response::ok(answer)?;
+            response
+                .headers_mut()
+                .set("Content-Type", "application/json")?;
+            return Ok(response);
+        }
         if path != "/stats" {
             self.count_call()?;
         }
         match path.as_str() {
-            "/refresh" => {
-                let call: RefreshCall = super::http::request_json(&mut req).await?;
-                let decision = self.refresh(&call)?;
-                self.ensure_purge_alarm().await?;
-                Response::from_json(&decision)
-            }
             "/revoke" => {
                 let call: RevokeCall = super::http::request_json(&mut req).await?;
                 self.revoke(&call.revocation)?;
                 self.ensure_purge_alarm().await?;
                 Response::from_json(&serde_json::json!({ "revoked": true }))
-            }
-            "/check" => {
-                let call: CheckCall = super::http::request_json(&mut req).await?;
-                Response::from_json(&self.check(&call)?)
             }
             "/purge" => {
                 let call: PurgeCall = super::http::request_json(&mut req).await?;
@@ -161,6 +153,24 @@ fn now_secs() -> u64 {
 
 impl SessionShard {
     /// Reads, decides and writes with no `await` in between: atomic within the object.
+    /// A `refresh` or `check` call from its body's text: parsed, counted, decided; its JSON
+    /// answer, or `None` for another operation, a body that is not the call, or a storage failure.
+    fn answer(&self, op: &str, body: &str) -> Option<String> {
+        match op {
+            "refresh" => {
+                let call: RefreshCall = serde_json::from_str(body).ok()?;
+                self.count_call().ok()?;
+                serde_json::to_string(&self.refresh(&call).ok()?).ok()
+            }
+            "check" => {
+                let call: CheckCall = serde_json::from_str(body).ok()?;
+                self.count_call().ok()?;
+                serde_json::to_string(&self.check(&call).ok()?).ok()
+            }
+            _ => None,
+        }
+    }
+
     fn refresh(&self, call: &RefreshCall) -> Result<Decision> {
         let sql = self.state.storage().sql();
         let now = now_secs();
