@@ -42,5 +42,7 @@ bench:
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk >&2; }) \
 		&& "$$NODE" bench/run.mjs $(BENCH_ARGS)
 
-profile: build
+# Profiles read the wasm's function names, which the deployed build drops.
+profile:
+	@TX_KEEP_WASM_NAMES=1 bash scripts/build-worker.sh
 	@$(TOOLCHAIN) && "$$NODE" bench/profile.mjs --endpoint $(or $(ENDPOINT),anonymous)

@@ -27,6 +27,7 @@ pub mod principal;
 pub mod provider;
 pub mod refresh_token;
 pub mod request_log;
+pub mod request_url;
 pub mod revocation;
 pub mod route;
 pub mod secret;

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use worker::kv::KvStore;
-use worker::{Context, Env, Request, Response, Url};
+use worker::{Context, Env, Request, Response};
 
 use super::http::{self, Caching};
 use super::org_cache::{self, now_ms};
@@ -14,10 +14,10 @@ use crate::audit::AuditEntry;
 use crate::body::{json_object, media_type, MediaType};
 use crate::family::PurgeCall;
 use crate::jose::base64url;
-use crate::jose::ed25519::Ed25519SigningKey;
 use crate::jose::jwk::thumbprint;
 use crate::org::{OrgId, OrgRecord, OrgSettings};
 use crate::principal::Principal;
+use crate::request_url::RequestUrl;
 use crate::route::{Endpoint, Route};
 use crate::signing_key::{rotation_retire_at, seed_aad, KeyStatus, SigningKeyRecord};
 
@@ -62,7 +62,7 @@ pub async fn handle(
     env: &Env,
     ctx: &Context,
     route: &Route,
-    url: &Url,
+    url: &RequestUrl<'_>,
 ) -> Result<Response, ApiError> {
     let principal = auth::authenticate(req, env, ctx, &config::own_origins(env, url)).await?;
     let method = req.method().to_string();
@@ -194,9 +194,7 @@ async fn create_signing_key(
 ) -> Result<Response, ApiError> {
     let ring = config::keyring(call.env).await?;
     let seed: [u8; 32] = webcrypto::random()?;
-    let public_key = Ed25519SigningKey::from_seed(&seed)
-        .map_err(|_| ApiError::Internal)?
-        .public_key();
+    let public_key = webcrypto::ed25519_public_key(&seed).await?;
     let kid = thumbprint(&public_key);
     let now_ms = now_ms();
     let sealed_seed = sealing::seal(&ring, &seed, &seed_aad(call.org, &kid)).await?;
@@ -436,7 +434,7 @@ pub async fn list_orgs(
     req: &Request,
     env: &Env,
     ctx: &Context,
-    url: &Url,
+    url: &RequestUrl<'_>,
 ) -> Result<Response, ApiError> {
     let principal = auth::authenticate(req, env, ctx, &config::own_origins(env, url)).await?;
     if principal != Principal::Operator {
@@ -447,7 +445,7 @@ pub async fn list_orgs(
 }
 
 /// `GET …/audit?limit=N&cursor=C`: newest first.
-async fn list_audit(call: &AdminCall<'_>, url: &Url) -> Result<Response, ApiError> {
+async fn list_audit(call: &AdminCall<'_>, url: &RequestUrl<'_>) -> Result<Response, ApiError> {
     call.require_org().await?;
     let mut limit = 50;
     let mut cursor = None;

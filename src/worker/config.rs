@@ -9,6 +9,7 @@ use worker::Env;
 use super::webcrypto;
 use crate::api_error::ApiError;
 use crate::deploy_config::{Environment, ENVIRONMENT_VAR};
+use crate::request_url::RequestUrl;
 use crate::secret::{
     MasterKey, MASTER_KEY_SECRET, MIN_OPERATOR_TOKEN_LEN, OPERATOR_TOKEN_SECRET,
     SIGNING_KEY_SEAL_INFO,
@@ -147,8 +148,8 @@ pub fn dev_mode(env: &Env) -> bool {
 }
 
 /// The origin issuer URLs are built on.
-pub fn issuer_origin(env: &Env, request_url: &worker::Url) -> String {
-    configured_origin(env).unwrap_or_else(|| request_url.origin().ascii_serialization())
+pub fn issuer_origin(env: &Env, request_url: &RequestUrl<'_>) -> String {
+    issuer_origin_of(env, request_url.origin())
 }
 
 /// [`issuer_origin`] for a request whose origin (`scheme://host[:port]`) is already known.
@@ -172,8 +173,8 @@ fn configured_origin(env: &Env) -> Option<String> {
 
 /// The origins this worker answers as: the configured one (if any) and the request's own. An
 /// admin credential's audience may name either.
-pub fn own_origins(env: &Env, request_url: &worker::Url) -> Vec<String> {
-    let request = request_url.origin().ascii_serialization();
+pub fn own_origins(env: &Env, request_url: &RequestUrl<'_>) -> Vec<String> {
+    let request = request_url.origin().to_owned();
     let configured = issuer_origin(env, request_url);
     if configured == request {
         vec![request]

@@ -125,6 +125,20 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
 /// A JSON body of a response from another object (a Durable Object stub), read by the runtime in
 /// one call. workers-rs would read it as a stream, a JS crossing and a future per chunk, which
 /// costs more than the Durable Object's own work (`make profile ENDPOINT=refresh`).
+/// A request to one of our own Durable Objects: POST with `body`, else GET. Built on web-sys
+/// rather than workers-rs' `Request::new_with_init`, whose `RequestInit` conversion (headers,
+/// `cf` properties, redirect modes) is 11 KB of wasm that these calls do not use.
+pub fn internal_request(url: &str, body: Option<&str>) -> Result<Request, ApiError> {
+    let init = web_sys::RequestInit::new();
+    if let Some(body) = body {
+        init.set_method("POST");
+        init.set_body(&wasm_bindgen::JsValue::from_str(body));
+    }
+    web_sys::Request::new_with_str_and_init(url, &init)
+        .map(Request::from)
+        .map_err(|_| ApiError::Internal)
+}
+
 pub async fn response_json<T: serde::de::DeserializeOwned>(res: Response) -> Result<T, ApiError> {
     let res = web_sys::Response::from(res);
     let text = res.text().map_err(|_| ApiError::Internal)?;

@@ -6,8 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use wasm_bindgen::JsValue;
-use worker::{Context, Env, Headers, Method, Request, RequestInit};
+use worker::{Context, Env, Headers, Request};
 
 use super::http;
 use super::org_cache::{now_ms, OrgContext};
@@ -155,10 +154,7 @@ async fn add_usage(env: &Env, org: &OrgId, month: &str, n: u64) -> Result<u64, A
         n,
     })
     .map_err(|_| ApiError::Internal)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://usage/add", &init).map_err(|_| ApiError::Internal)?;
+    let req = http::internal_request("https://usage/add", Some(&body))?;
     let res = stub
         .fetch_with_request(req)
         .await

@@ -30,6 +30,7 @@ use crate::api_error::ApiError;
 use crate::cors::allowed_origin;
 use crate::exchange::request::GRANT_TYPE;
 use crate::request_log::{request_id, version, LogLine};
+use crate::request_url::RequestUrl;
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
 use http::CorsGrant;
 
@@ -74,9 +75,9 @@ async fn serve(
     cors: &mut CorsGrant,
     logged: &mut Option<Route>,
 ) -> Result<Response, ApiError> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::invalid_request("malformed URL"))?;
+    let raw_url = req.inner().url();
+    let url =
+        RequestUrl::parse(&raw_url).ok_or_else(|| ApiError::invalid_request("malformed URL"))?;
     let method = req.method().to_string();
     if url.path() == "/healthz" {
         return health::check(env, &method).await;
@@ -156,7 +157,7 @@ async fn serve_public(
     env: &Env,
     worker_ctx: &Context,
     route: &Route,
-    url: &worker::Url,
+    url: &RequestUrl<'_>,
 ) -> Result<Response, ApiError> {
     let ctx = org_cache::get(env, &route.org).await?;
     let issuer = ctx.record.issuer(&config::issuer_origin(env, url));

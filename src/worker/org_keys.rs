@@ -10,7 +10,6 @@ use super::{config, kv, sealing, shards, webcrypto};
 use crate::api_error::ApiError;
 use crate::ids::random_id;
 use crate::jose::base64url;
-use crate::jose::ed25519::Ed25519SigningKey;
 use crate::org_key::{
     encode_secret, seed_aad, CreateOrgKey, OrgKeyRecord, OrgKeyStatus, KEY_ID_PREFIX,
 };
@@ -26,9 +25,7 @@ pub async fn create(req: &mut Request, call: &AdminCall<'_>) -> Result<Response,
     let id_bytes: [u8; 16] = random[..16].try_into().map_err(|_| ApiError::Internal)?;
     let seed: [u8; 32] = random[16..].try_into().map_err(|_| ApiError::Internal)?;
     let id = random_id(KEY_ID_PREFIX, &id_bytes);
-    let public_key = Ed25519SigningKey::from_seed(&seed)
-        .map_err(|_| ApiError::Internal)?
-        .public_key();
+    let public_key = webcrypto::ed25519_public_key(&seed).await?;
     let sealed_seed = sealing::seal(&ring, &seed, &seed_aad(call.org, &id)).await?;
     let record = OrgKeyRecord {
         id: id.clone(),

@@ -2,8 +2,7 @@
 //! the subject; see `family`.
 
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit, Stub};
+use worker::{Env, Stub};
 
 use crate::api_error::ApiError;
 use crate::family::{
@@ -33,15 +32,7 @@ async fn call<T: DeserializeOwned>(
     op: &str,
     body: Option<String>,
 ) -> Result<T, ApiError> {
-    let mut init = RequestInit::new();
-    init.with_method(if body.is_some() {
-        Method::Post
-    } else {
-        Method::Get
-    })
-    .with_body(body.map(|b| JsValue::from_str(&b)));
-    let req = Request::new_with_init(&format!("https://shard/{op}"), &init)
-        .map_err(|_| ApiError::Internal)?;
+    let req = super::http::internal_request(&format!("https://shard/{op}"), body.as_deref())?;
     let res = stub
         .fetch_with_request(req)
         .await

@@ -7,6 +7,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 
 use crate::api_error::ApiError;
+use crate::jose::base64url;
+use crate::signing_key::pkcs8_from_seed;
 
 fn subtle() -> Result<SubtleCrypto, ApiError> {
     let global: WorkerGlobalScope = js_sys::global().unchecked_into();
@@ -47,6 +49,27 @@ fn bytes_of(buffer: JsValue) -> Vec<u8> {
 pub async fn import_ed25519_signing_key(pkcs8: &[u8]) -> Result<CryptoKey, ApiError> {
     let der = Uint8Array::from(pkcs8);
     to_key(subtle()?.import_key_with_str("pkcs8", &der, "Ed25519", false, &usages(&["sign"]))).await
+}
+
+/// The Ed25519 public key of `seed`, derived by the runtime (RFC 8032, as ed25519-compact derives
+/// it). Size: with this, no Ed25519 code is compiled into the worker's wasm.
+pub async fn ed25519_public_key(seed: &[u8; 32]) -> Result<[u8; 32], ApiError> {
+    let der = Uint8Array::from(&pkcs8_from_seed(seed)[..]);
+    let subtle = subtle()?;
+    let key =
+        to_key(subtle.import_key_with_str("pkcs8", &der, "Ed25519", true, &usages(&["sign"])))
+            .await?;
+    let jwk = resolve(subtle.export_key("jwk", &key))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    let x = Reflect::get(&jwk, &JsValue::from_str("x"))
+        .ok()
+        .and_then(|x| x.as_string())
+        .ok_or(ApiError::Internal)?;
+    base64url::decode(&x)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(ApiError::Internal)
 }
 
 /// Signs `message` with Ed25519: the same 64 bytes as RFC 8032 (and ed25519-compact) give.

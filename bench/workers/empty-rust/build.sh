@@ -16,3 +16,5 @@ if [ -f build/index.js ] && [ -f build/index_bg.wasm ] &&
   exit 0
 fi
 worker-build --release >&2
+# Like ours: the deployed wasm carries no name section.
+"$NODE" "$ROOT/scripts/strip-wasm-names.mjs" build/index_bg.wasm
