@@ -127,11 +127,14 @@ impl fmt::Display for ScopeListError {
 }
 
 impl AdminScopes {
+    /// The set of `scopes`, in [`AdminScope::ALL`]'s order (which is `Ord`'s), without repeats.
     pub fn of(scopes: &[AdminScope]) -> Self {
-        let mut v = scopes.to_vec();
-        v.sort();
-        v.dedup();
-        Self(v)
+        Self(
+            AdminScope::ALL
+                .into_iter()
+                .filter(|s| scopes.contains(s))
+                .collect(),
+        )
     }
 
     /// Parses scope names; unknown names are refused (a typo must not silently grant nothing).
@@ -226,5 +229,19 @@ mod tests {
         let admin = KeyUse::Admin.scopes();
         assert_eq!(ci.first_missing_from(&admin), None);
         assert_eq!(admin.first_missing_from(&ci), Some(AdminScope::KeysWrite));
+    }
+
+    #[test]
+    fn all_is_in_ord_order_so_sets_are_sorted() {
+        assert!(AdminScope::ALL.windows(2).all(|w| w[0] < w[1]));
+        let set = AdminScopes::of(&[
+            AdminScope::SessionsRevoke,
+            AdminScope::OrgRead,
+            AdminScope::OrgRead,
+        ]);
+        assert_eq!(
+            set,
+            AdminScopes::of(&[AdminScope::OrgRead, AdminScope::SessionsRevoke])
+        );
     }
 }

@@ -270,10 +270,9 @@ impl ProviderInput {
             .algorithms
             .iter()
             .all(|a| ALGORITHMS.contains(&a.as_str()));
-        let mut unique = self.algorithms.clone();
-        unique.sort();
-        unique.dedup();
-        if self.algorithms.is_empty() || !known || unique.len() != self.algorithms.len() {
+        let repeated =
+            (1..self.algorithms.len()).any(|i| self.algorithms[..i].contains(&self.algorithms[i]));
+        if self.algorithms.is_empty() || !known || repeated {
             return Err(field(
                 "algorithms",
                 "one or more of RS256, ES256, EdDSA, HS256, without repeats",
@@ -300,9 +299,7 @@ impl ProviderInput {
                 ));
             }
         }
-        let mut targets: Vec<&String> = self.claim_mapping.values().collect();
-        targets.sort();
-        targets.dedup();
+        let targets: std::collections::BTreeSet<&String> = self.claim_mapping.values().collect();
         if targets.len() != self.claim_mapping.len() {
             return Err(field("claim_mapping", "two claims are mapped to one name"));
         }

@@ -90,7 +90,9 @@ pub async fn list_signing_keys(
         .into_iter()
         .filter(|k| &k.org == org && k.is_consistent())
         .collect();
-    keys.sort_by(|a, b| a.creation_order().cmp(&b.creation_order()));
+    // Unstable sorts: these orders are total (they end with an id), and the unstable sort
+    // compiles to less wasm.
+    keys.sort_unstable_by(|a, b| a.creation_order().cmp(&b.creation_order()));
     Ok(keys)
 }
 
@@ -123,7 +125,7 @@ pub async fn list_org_keys(store: &KvStore, org: &OrgId) -> Result<Vec<OrgKeyRec
         .into_iter()
         .filter(|k: &OrgKeyRecord| &k.org == org)
         .collect();
-    keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    keys.sort_unstable_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(keys)
 }
 
@@ -159,7 +161,7 @@ pub async fn delete_provider(store: &KvStore, org: &OrgId, id: &str) -> Result<(
 pub async fn list_providers(store: &KvStore, org: &OrgId) -> Result<Vec<ProviderRecord>, ApiError> {
     let names = list_names(store, &ProviderRecord::kv_prefix(org), 1000).await?;
     let mut providers: Vec<ProviderRecord> = get_many(store, &names).await?;
-    providers.sort_by(|a, b| a.id.cmp(&b.id));
+    providers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     Ok(providers)
 }
 
