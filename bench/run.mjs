@@ -6,6 +6,7 @@
 //
 // Workers (bench/README.md says how each is built and why it is a fair comparison):
 //   empty-js    the runtime floor: a JavaScript worker answering 200 "ok"
+//   empty-js-log  the same, writing the one JSON log line per request that ours writes
 //   empty-rust  the Rust floor: a workers-rs worker answering 200 "ok", built like ours
 //   ours        this repository's worker (build/), seeded with one org, signing key and provider
 //   jose        JavaScript + npm `jose` doing the same work as ours per endpoint
@@ -15,7 +16,7 @@
 // and one line appended to bench/results/history.md.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +48,8 @@ const log = (...a) => console.error('[bench]', ...a);
 
 const paths = {
   emptyJs: join(ROOT, 'bench', 'workers', 'empty-js', 'worker.js'),
+  emptyJsLog: join(ROOT, 'bench', 'workers', 'empty-js-log', 'worker.js'),
+  bindingsJs: join(ROOT, 'bench', 'workers', 'bindings-js', 'worker.js'),
   emptyRustBuild: join(ROOT, 'bench', 'workers', 'empty-rust', 'build'),
   oursBuild: opts['ours-build'] ?? join(ROOT, 'build'),
   jose: join(ROOT, 'bench', '.build', 'jose.js'),
@@ -78,7 +81,7 @@ function endpoints(ctx) {
   });
   return [
     { name: 'floor', what: 'trivial route: empty workers answer 200 "ok"; ours answers an unknown path (404 JSON, full entry path)',
-      workers: { 'empty-js': { path: '/' }, 'empty-rust': { path: '/' }, ours: { path: '/floor', status: 404 } } },
+      workers: { 'empty-js': { path: '/' }, 'empty-js-log': { path: '/' }, 'empty-rust': { path: '/' }, ours: { path: '/floor', status: 404 } } },
     { name: 'jwks', what: 'GET the org JWKS (isolate cache)',
       workers: { ours: { path: `/orgs/${org}/.well-known/jwks.json` }, jose: { path: `/orgs/${org}/.well-known/jwks.json` } } },
     { name: 'anonymous', what: 'POST a new anonymous session: 1 signature + 1 AES-GCM seal, no storage',
@@ -210,8 +213,10 @@ function wasmSize() {
   const raw = (file) => readFileSync(file).length;
   const of = (dir) => {
     const wasm = join(dir, 'index_bg.wasm');
-    const js = join(dir, 'index.js');
-    return { wasmRaw: raw(wasm), wasmGzip: gz(wasm), jsRaw: raw(js), jsGzip: gz(js) };
+    // The JS modules deployed with it: worker-build's glue, and ours' entry module.
+    const js = ['index.js', 'entry.mjs'].map((f) => join(dir, f)).filter((f) => existsSync(f));
+    const sum = (f) => js.reduce((n, file) => n + f(file), 0);
+    return { wasmRaw: raw(wasm), wasmGzip: gz(wasm), jsRaw: sum(raw), jsGzip: sum(gz) };
   };
   return { ours: of(paths.oursBuild), 'empty-rust': of(paths.emptyRustBuild) };
 }

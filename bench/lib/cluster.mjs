@@ -22,26 +22,30 @@ function rustModules(buildDir, entry) {
 }
 
 /**
- * Starts the cluster. `paths`: { emptyJs, emptyRustBuild, oursBuild, jose } (files/dirs);
+ * Starts the cluster. `paths`: { emptyJs, emptyJsLog, bindingsJs, emptyRustBuild, oursBuild, jose } (files/dirs);
  * `secrets`: { masterKey, operatorToken }; `only`: start just the workers of these names.
  * Returns { urls: {name: URL}, pid, dispose, mf }.
  */
 export async function startCluster(paths, secrets, { only, inspectorPort } = {}) {
+  const storage = {
+    kvNamespaces: ['ORGS'],
+    durableObjects: {
+      SESSIONS: { className: 'SessionShard', useSQLite: true },
+      USAGE: { className: 'OrgUsage', useSQLite: true },
+    },
+    ratelimits: {
+      ANON_RATE_STRICT: { namespace_id: '1001', simple: { limit: 10, period: 60 } },
+      ANON_RATE_STANDARD: { namespace_id: '1002', simple: { limit: 30, period: 60 } },
+      ANON_RATE_RELAXED: { namespace_id: '1003', simple: { limit: 120, period: 60 } },
+    },
+  };
   const definitions = {
     'empty-js': () => ({ modules: true, scriptPath: paths.emptyJs }),
+    'empty-js-log': () => ({ modules: true, scriptPath: paths.emptyJsLog }),
     'empty-rust': () => rustModules(paths.emptyRustBuild),
     ours: () => ({
       ...rustModules(paths.oursBuild, existsSync(join(paths.oursBuild, 'entry.mjs')) ? 'entry.mjs' : undefined),
-      kvNamespaces: ['ORGS'],
-      durableObjects: {
-        SESSIONS: { className: 'SessionShard', useSQLite: true },
-        USAGE: { className: 'OrgUsage', useSQLite: true },
-      },
-      ratelimits: {
-        ANON_RATE_STRICT: { namespace_id: '1001', simple: { limit: 10, period: 60 } },
-        ANON_RATE_STANDARD: { namespace_id: '1002', simple: { limit: 30, period: 60 } },
-        ANON_RATE_RELAXED: { namespace_id: '1003', simple: { limit: 120, period: 60 } },
-      },
+      ...storage,
       // dev: the benchmark's upstream identity provider is served over plain http on 127.0.0.1.
       bindings: {
         ENVIRONMENT: 'dev',
@@ -50,6 +54,8 @@ export async function startCluster(paths, secrets, { only, inspectorPort } = {})
         OPERATOR_TOKEN: secrets.operatorToken,
       },
     }),
+    // Startup only (bench/lib/startup.mjs): not started unless named in `only`.
+    'bindings-js': () => ({ modules: true, scriptPath: paths.bindingsJs, ...storage }),
     jose: () => ({
       modules: true,
       scriptPath: paths.jose,
@@ -59,7 +65,7 @@ export async function startCluster(paths, secrets, { only, inspectorPort } = {})
     }),
   };
   const workers = Object.entries(definitions)
-    .filter(([name]) => !only || only.includes(name))
+    .filter(([name]) => (only ? only.includes(name) : name !== 'bindings-js'))
     .map(([name, define]) => ({ name, compatibilityDate: COMPATIBILITY_DATE, unsafeDirectSockets: socket, ...define() }));
   const mf = new Miniflare(
     convertV4MiniflareOptions({
