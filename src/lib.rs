@@ -9,6 +9,7 @@ pub mod admin_scope;
 pub mod api_error;
 pub mod audit;
 pub mod body;
+pub mod bounded_map;
 pub mod civil_time;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

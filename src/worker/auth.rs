@@ -2,7 +2,6 @@
 //! short-lived JWT signed with an org key (see `admin_credential`). Records when keys are used.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use worker::{Context, Env, Request};
 
@@ -10,6 +9,7 @@ use super::org_cache::now_ms;
 use super::{config, http, kv, shards, webcrypto};
 use crate::admin_credential::{admin_audience, PresentedCredential, LEEWAY_SECS};
 use crate::api_error::ApiError;
+use crate::bounded_map::BoundedMap;
 use crate::principal::Principal;
 use crate::revocation::TokenFacts;
 use crate::secret::{bearer_token, secrets_equal};
@@ -18,7 +18,7 @@ use crate::secret::{bearer_token, secrets_equal};
 const LAST_USED_EVERY_MS: u64 = 60_000;
 
 thread_local! {
-    static STAMPED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    static STAMPED: RefCell<BoundedMap<String, u64>> = RefCell::new(BoundedMap::new(4096));
 }
 
 /// The caller, or 401. `origins` are the worker's own origins (configured and requested): a
@@ -109,9 +109,6 @@ async fn org_key(
 fn stamp_last_used(ctx: &Context, store: worker::kv::KvStore, id: &str, now_ms: u64) {
     let due = STAMPED.with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() > 4096 {
-            s.clear();
-        }
         let last = s.get(id).copied().unwrap_or(0);
         let due = now_ms.saturating_sub(last) >= LAST_USED_EVERY_MS;
         if due {

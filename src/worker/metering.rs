@@ -4,13 +4,13 @@
 //! `waitUntil`. Metered responses carry `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use worker::{Context, Env, Headers, Request};
 
 use super::http;
 use super::org_cache::{now_ms, OrgContext};
 use crate::api_error::ApiError;
+use crate::bounded_map::BoundedMap;
 use crate::limits::{quota_month, Admission, QuotaCounter, RATE_PERIOD_SECS};
 use crate::org::OrgId;
 
@@ -18,7 +18,9 @@ use crate::org::OrgId;
 pub const USAGE_BINDING: &str = "USAGE";
 
 thread_local! {
-    static COUNTERS: RefCell<HashMap<OrgId, QuotaCounter>> = RefCell::new(HashMap::new());
+    /// Clearing a full map loses the counts not flushed yet: at most a few tokens per org.
+    static COUNTERS: RefCell<BoundedMap<OrgId, QuotaCounter>> =
+        RefCell::new(BoundedMap::new(4096));
 }
 
 /// Refuses a new anonymous session over the org's per-IP limit (429, `Retry-After`).
@@ -72,12 +74,8 @@ pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, Api
     let (month, _) = quota_month(now_ms() / 1000);
     let total = add_usage(env, org, &month, 0).await?;
     COUNTERS.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() > 4096 {
-            c.clear();
-        }
-        c.entry(org.clone())
-            .or_default()
+        c.borrow_mut()
+            .get_or_insert_with(org.clone(), QuotaCounter::default)
             .load(&month, total, now_ms());
     });
     admit_counted(ctx, limit).unwrap_or(Err(ApiError::Internal))

@@ -3,7 +3,6 @@
 //! refresh-token sealing key. A warm request touches no KV and decrypts nothing.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use web_sys::CryptoKey;
@@ -12,6 +11,7 @@ use worker::Env;
 use super::config::Keyring;
 use super::{config, kv, sealing, webcrypto};
 use crate::api_error::ApiError;
+use crate::bounded_map::BoundedMap;
 use crate::jose::header::encode_ed25519_header;
 use crate::jose::jwk::Jwks;
 use crate::org::{OrgId, OrgRecord};
@@ -65,7 +65,8 @@ enum Entry {
 }
 
 thread_local! {
-    static CACHE: RefCell<HashMap<OrgId, (u64, Rc<Entry>)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<BoundedMap<OrgId, (u64, Rc<Entry>)>> =
+        RefCell::new(BoundedMap::new(MAX_ENTRIES));
 }
 
 pub fn now_ms() -> u64 {
@@ -89,14 +90,11 @@ pub async fn get(env: &Env, org: &OrgId) -> Result<Rc<OrgContext>, ApiError> {
                 MISSING_TTL_MS
             };
             CACHE.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= MAX_ENTRIES {
-                    c.retain(|_, (expires, _)| *expires > now);
-                    if c.len() >= MAX_ENTRIES {
-                        c.clear();
-                    }
-                }
-                c.insert(org.clone(), (now + ttl, entry.clone()));
+                c.borrow_mut().insert_dropping(
+                    org.clone(),
+                    (now + ttl, entry.clone()),
+                    |_, (expires, _)| *expires <= now,
+                )
             });
             entry
         }

@@ -14,6 +14,7 @@ use worker::Env;
 use super::org_cache::now_ms;
 use super::{config, sealing, webcrypto};
 use crate::api_error::ApiError;
+use crate::bounded_map::BoundedMap;
 use crate::exchange::subject_token::rejected;
 use crate::exchange::upstream_jwks::{cache_secs, parse_jwks, select, UpstreamJwk, MAX_JWKS_BYTES};
 use crate::jose::jws::ParsedJws;
@@ -34,9 +35,10 @@ struct Entry {
 }
 
 thread_local! {
-    static KEYS: RefCell<HashMap<String, Rc<Entry>>> = RefCell::new(HashMap::new());
-    static HMAC: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
-    static LAST_UNKNOWN_KID_REFETCH: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<BoundedMap<String, Rc<Entry>>> = RefCell::new(BoundedMap::new(MAX_ENTRIES));
+    static HMAC: RefCell<BoundedMap<String, CryptoKey>> = RefCell::new(BoundedMap::new(MAX_ENTRIES));
+    static LAST_UNKNOWN_KID_REFETCH: RefCell<BoundedMap<String, u64>> =
+        RefCell::new(BoundedMap::new(MAX_ENTRIES));
 }
 
 /// One cache slot per provider version: a changed provider never sees its old keys.
@@ -129,9 +131,6 @@ fn may_refetch(org: &OrgId, provider: &ProviderRecord) -> bool {
             .get(&key)
             .is_none_or(|last| now.saturating_sub(*last) >= UNKNOWN_KID_COOLDOWN_MS);
         if due {
-            if m.len() > MAX_ENTRIES {
-                m.clear();
-            }
             m.insert(key, now);
         }
         due
@@ -168,13 +167,7 @@ async fn keys(
                 imported: RefCell::new(HashMap::new()),
                 expires_ms,
             });
-            KEYS.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= MAX_ENTRIES {
-                    c.clear();
-                }
-                c.insert(slot, entry.clone());
-            });
+            KEYS.with(|c| c.borrow_mut().insert(slot, entry.clone()));
             Ok(entry)
         }
         // Stale-if-error: the keys already held keep serving while the provider is down.
@@ -213,12 +206,6 @@ async fn hmac_key(
     let what = format!("the HS256 secret of provider {}", provider.id);
     let secret = sealing::open(&ring, sealed, &secret_aad(org, &provider.id), &what).await?;
     let key = webcrypto::import_hmac_key(&secret).await?;
-    HMAC.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= MAX_ENTRIES {
-            c.clear();
-        }
-        c.insert(slot, key.clone());
-    });
+    HMAC.with(|c| c.borrow_mut().insert(slot, key.clone()));
     Ok(key)
 }

@@ -7,6 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 
 use crate::api_error::ApiError;
+use crate::bounded_map::BoundedMap;
 use crate::jose::base64url;
 use crate::signing_key::pkcs8_from_seed;
 
@@ -171,8 +172,8 @@ pub async fn import_verify_jwk(
 
 thread_local! {
     /// Ed25519 public keys imported for verifying, by their bytes (signing keys and org keys: few).
-    static ED25519_PUBLIC: std::cell::RefCell<std::collections::HashMap<[u8; 32], CryptoKey>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static ED25519_PUBLIC: std::cell::RefCell<BoundedMap<[u8; 32], CryptoKey>> =
+        std::cell::RefCell::new(BoundedMap::new(256));
 }
 
 /// Verifies an Ed25519 signature with a raw public key through WebCrypto (far cheaper than
@@ -195,13 +196,7 @@ pub async fn verify_ed25519(
                 &usages(&["verify"]),
             ))
             .await?;
-            ED25519_PUBLIC.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= 256 {
-                    c.clear();
-                }
-                c.insert(*public_key, k.clone());
-            });
+            ED25519_PUBLIC.with(|c| c.borrow_mut().insert(*public_key, k.clone()));
             k
         }
     };
