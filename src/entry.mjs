@@ -2,7 +2,8 @@
 // bundle worker-build makes, build/index.js). One entry, two paths:
 //
 // - Hot path: a new anonymous session, the refresh-token and token-exchange grants, the JWKS,
-//   and the session shards' refresh and check calls: the requests clients make most.
+//   introspection of an access token with the operator token, and the session shards' refresh
+//   and check calls: the requests clients and servers make most.
 //   This module reads the request, calls plain wasm-bindgen exports (src/worker/hot/) with plain
 //   values, awaits WebCrypto itself and builds the response. Rust still decides everything (org
 //   cache, parsing, checks, claims, quota); what is skipped is the workers-rs machinery around it
@@ -19,7 +20,7 @@ import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 
 const rust = Rust.prototype;
 const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS, SERVER_ERROR] = rust.hot_constants();
-const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|\.well-known\/jwks\.json)$/;
+const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|introspect|\.well-known\/jwks\.json)$/;
 
 export default {
   async fetch(request, env, ctx) {
@@ -34,7 +35,10 @@ export default {
       if (hot[2] === 'token' && request.method === 'POST') {
         return token(request, env, ctx, org, origin, started);
       }
-      if (request.method === 'GET') {
+      if (hot[2] === 'introspect' && request.method === 'POST') {
+        return introspect(request, env, ctx, org, origin, started);
+      }
+      if (hot[2] === '.well-known/jwks.json' && request.method === 'GET') {
         const body = rust.hot_jwks(org);
         if (body !== undefined) {
           return respond(request, started, 'jwks', org, 200, body, {
@@ -154,6 +158,35 @@ async function token(request, env, ctx, org, requestOrigin, started) {
   const exchanging = rust.hot_exchange(...args);
   if (exchanging !== undefined) return exchange(exchanging, request, env, ctx, org, started, declined);
   return declined();
+}
+
+/**
+ * Introspection (RFC 7662) of an access token by the operator (src/worker/hot/introspection.rs):
+ * its signature, then the subject's shard's revocation check. Nothing here has a side effect, so
+ * any failure hands the request to the full path, which answers it from the start.
+ */
+async function introspect(request, env, ctx, org, requestOrigin, started) {
+  const body = await readBody(request);
+  if (body === undefined) return full(request, env, ctx);
+  const declined = () => full(new Request(request, { body }), env, ctx);
+  const headers = request.headers;
+  const issue = rust.hot_introspect(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
+    headers.get('authorization'), body);
+  if (issue === undefined) return declined();
+  let answer;
+  try {
+    const [key, signature, input] = issue.verify_parts;
+    const call = (await crypto.subtle.verify('Ed25519', key, signature, input)) ? issue.verified() : undefined;
+    if (call !== undefined) {
+      const shards = env.SESSIONS;
+      const res = await shards.get(shards.idFromName(call[0])).fetch('https://shard/check', { method: 'POST', body: call[1] });
+      if (res.status === 200) answer = await res.text();
+    }
+  } catch {}
+  const cors = issue.cors;
+  const out = answer === undefined ? (issue.free(), undefined) : issue.finish(answer);
+  if (out === undefined) return declined();
+  return respond(request, started, 'introspect', org, 200, out, tokenHeaders(cors));
 }
 
 /** WebCrypto's parameters for verifying a JWS of each algorithm (as webcrypto::verify_signature). */

@@ -139,6 +139,38 @@ describe('the lean entry answers as the full path does', () => {
     assert.equal(warm.status, 400);
   });
 
+  test('introspection of an access token by the operator: active, then revoked', async () => {
+    const s = (await anonymous()).body;
+    const introspect = () => worker.postForm('/orgs/lean/introspect', { token: s.access_token },
+      { authorization: `Bearer ${worker.operatorToken}` });
+    // The first introspection imports the org's verify key in the isolate: before cooling.
+    assert.equal((await introspect()).status, 200);
+    const { cold, warm } = await coldThenWarm(introspect);
+    assert.equal(warm.body.active, true, JSON.stringify(warm.body));
+    assert.deepEqual(warm.body, cold.body);
+    const claims = decodeJwt(s.access_token).payload;
+    const revoked = await worker.operator('POST', '/orgs/lean/revocations', { sub: claims.sub, sid: claims.sid });
+    assert.ok(revoked.status === 200 || revoked.status === 201, JSON.stringify(revoked.body));
+    const after = await coldThenWarm(introspect);
+    assert.deepEqual(after.warm.body, { active: false });
+    assert.deepEqual(after.cold.body, { active: false });
+  });
+
+  test('introspection from a browser origin the org allows carries CORS alike', async () => {
+    const s = (await anonymous()).body;
+    const introspect = () => worker.postForm('/orgs/lean/introspect', { token: s.access_token },
+      { authorization: `Bearer ${worker.operatorToken}`, origin: ORIGIN });
+    const { warm } = await coldThenWarm(introspect);
+    assert.equal(warm.headers.get('access-control-allow-origin'), ORIGIN);
+  });
+
+  test('a GET of a POST endpoint is refused alike (405)', async () => {
+    for (const path of ['/orgs/lean/token', '/orgs/lean/sessions/anonymous', '/orgs/lean/introspect']) {
+      const { warm } = await coldThenWarm(() => worker.request(path));
+      assert.equal(warm.status, 405, path);
+    }
+  });
+
   test('an origin the org does not allow is refused alike', async () => {
     const { warm } = await coldThenWarm(() =>
       worker.postForm('/orgs/lean/sessions/anonymous', {}, { origin: 'https://evil.example' }));

@@ -176,6 +176,12 @@ thread_local! {
         std::cell::RefCell::new(BoundedMap::new(256));
 }
 
+/// The imported verify key of `public_key`, if this isolate holds it (a [`verify_ed25519`] with it
+/// imported it): what the lean entry verifies with, without awaiting an import.
+pub fn cached_ed25519_key(public_key: &[u8; 32]) -> Option<CryptoKey> {
+    ED25519_PUBLIC.with(|c| c.borrow().get(public_key).cloned())
+}
+
 /// Verifies an Ed25519 signature with a raw public key through WebCrypto (far cheaper than
 /// verifying in wasm); the imported key is kept for the isolate's life.
 pub async fn verify_ed25519(
@@ -183,8 +189,7 @@ pub async fn verify_ed25519(
     signature: &[u8],
     data: &[u8],
 ) -> Result<bool, ApiError> {
-    let cached = ED25519_PUBLIC.with(|c| c.borrow().get(public_key).cloned());
-    let key = match cached {
+    let key = match cached_ed25519_key(public_key) {
         Some(k) => k,
         None => {
             let raw = Uint8Array::from(&public_key[..]);

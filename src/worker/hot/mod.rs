@@ -1,6 +1,7 @@
 //! The lean entry's hot paths: plain wasm-bindgen exports that `src/entry.mjs` calls with plain
 //! values, for the requests clients make most: a new anonymous session (`anonymous.rs`), the
-//! refresh-token grant (`refresh.rs`), the token-exchange grant (`exchange.rs`) and the JWKS.
+//! refresh-token grant (`refresh.rs`), the token-exchange grant (`exchange.rs`), the JWKS, and
+//! introspection of an access token with the operator token (`introspection.rs`).
 //!
 //! Why: behind workers-rs, every request pays for the `Request`/`Response` conversions, a JS
 //! crossing per header, and a wasm-bindgen-futures task per await before any work is done; that
@@ -19,6 +20,7 @@
 
 mod anonymous;
 mod exchange;
+mod introspection;
 mod refresh;
 
 use std::rc::Rc;

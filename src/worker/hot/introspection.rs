@@ -1,0 +1,129 @@
+//! Token introspection (RFC 7662) on the lean path, for a caller with the operator token and an
+//! access token: the entry verifies the token's signature with the key this isolate imported
+//! before ([`IntrospectionIssue::verify_parts`]); [`IntrospectionIssue::verified`] checks the rest
+//! and gives the session shard's `check` call, which the entry makes; [`IntrospectionIssue::finish`]
+//! turns its answer into the response. The same checks as the full path
+//! (`worker::introspection`): `crate::introspection::Candidate` and the same shard call.
+//!
+//! Declined to the full path: org key credentials (a KV read and a `jti` spent in a shard), refresh
+//! tokens (opened with AES-GCM), a key not imported yet, and every token that is not active before
+//! its revocation check (the full path answers `{"active": false}`). Nothing here has a side
+//! effect, so declining at any point is safe.
+
+use std::rc::Rc;
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+use web_sys::CryptoKey;
+use worker::Env;
+
+use super::{bytes, optional, warm_org};
+use crate::body::parse_params;
+use crate::cors::allowed_origin;
+use crate::introspection::{active, inactive, Candidate, Vouched};
+use crate::refresh_token::PREFIX;
+use crate::secret::{bearer_token, secrets_equal};
+use crate::worker::org_cache::{now_ms, OrgContext};
+use crate::worker::{config, shards, webcrypto};
+
+#[wasm_bindgen]
+pub struct IntrospectionIssue {
+    ctx: Rc<OrgContext>,
+    cors_origin: Option<String>,
+    issuer: String,
+    candidate: Option<Candidate>,
+    verify_key: CryptoKey,
+    vouched: Option<Vouched>,
+}
+
+/// Prepares `POST /orgs/{org}/introspect`; `undefined` when the full path must serve.
+#[wasm_bindgen]
+pub fn hot_introspect(
+    env: &Env,
+    org: &str,
+    request_origin: &str,
+    origin: Option<String>,
+    content_type: Option<String>,
+    authorization: Option<String>,
+    body: &[u8],
+) -> Option<IntrospectionIssue> {
+    let ctx = warm_org(org)?;
+    let cors_origin = match origin {
+        None => None,
+        Some(o) => Some(allowed_origin(&o, &ctx.record.settings.allowed_origins)?.to_owned()),
+    };
+    let presented = authorization.as_deref().and_then(bearer_token)?;
+    if !secrets_equal(presented, &config::operator_token(env).ok()?) {
+        return None;
+    }
+    let params = parse_params(content_type.as_deref(), body).ok()?;
+    let token = params.require("token").ok()?;
+    if token.starts_with(PREFIX) {
+        return None;
+    }
+    let candidate = Candidate::parse(token, &ctx.own_jwks, &ctx.org_keys)?;
+    let verify_key = webcrypto::cached_ed25519_key(&candidate.public_key)?;
+    let issuer = ctx
+        .record
+        .issuer(&config::issuer_origin_of(env, request_origin));
+    Some(IntrospectionIssue {
+        ctx,
+        cors_origin,
+        issuer,
+        candidate: Some(candidate),
+        verify_key,
+        vouched: None,
+    })
+}
+
+#[wasm_bindgen]
+impl IntrospectionIssue {
+    /// `[key, signature, signing input]` of the token (Ed25519).
+    #[wasm_bindgen(getter)]
+    pub fn verify_parts(&self) -> Option<Array> {
+        let candidate = self.candidate.as_ref()?;
+        Some(
+            [
+                self.verify_key.clone().into(),
+                bytes(candidate.signature()),
+                bytes(candidate.signing_input().as_bytes()),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    /// The signature verified: `[shard name, body]` of the revocation check; `undefined` when the
+    /// full path must answer.
+    pub fn verified(&mut self) -> Option<Array> {
+        let candidate = self.candidate.take()?;
+        let vouched =
+            candidate.vouch_verified(&self.ctx.org_keys, &self.issuer, now_ms() / 1000)?;
+        let (shard, body) =
+            shards::check_request(&self.ctx.record.id, vouched.facts.clone()).ok()?;
+        self.vouched = Some(vouched);
+        Some(
+            [JsValue::from_str(&shard), JsValue::from_str(&body)]
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    /// The CORS origin the response is shared with (`undefined`: none).
+    #[wasm_bindgen(getter)]
+    pub fn cors(&self) -> JsValue {
+        optional(self.cors_origin.as_deref())
+    }
+
+    /// The response body, from the shard's answer; `undefined` when the answer is not one (the
+    /// full path then asks again).
+    pub fn finish(self, answer: &str) -> Option<String> {
+        let vouched = self.vouched?;
+        let body = if shards::check_answer(answer)? {
+            active(&vouched.claims, "Bearer")
+        } else {
+            inactive()
+        };
+        Some(body.to_string())
+    }
+}
