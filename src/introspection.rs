@@ -65,7 +65,7 @@ impl Candidate {
         let org_key = org_keys.iter().find(|k| k.id == kid && k.is_active());
         let public_key: [u8; 32] = match org_key {
             Some(k) => k.public_key_bytes()?.as_slice().try_into().ok()?,
-            None => own.verifying_key(kid).ok()?.to_bytes(),
+            None => own.public_key(kid).ok()?,
         };
         Some(Self {
             org_key: org_key.is_some(),

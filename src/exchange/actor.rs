@@ -57,11 +57,8 @@ impl PresentedActor {
             &ParseOptions::eddsa_only().with_expected_typ("at+jwt"),
         )
         .map_err(rejected)?;
-        let key = jwks.verifying_key(&parsed.header().kid).map_err(rejected)?;
-        Ok(Self {
-            parsed,
-            public_key: key.to_bytes(),
-        })
+        let public_key = jwks.public_key(&parsed.header().kid).map_err(rejected)?;
+        Ok(Self { parsed, public_key })
     }
 
     pub fn signing_input(&self) -> &str {

@@ -90,6 +90,16 @@ impl Jwks {
             .ok_or(JoseError::UnknownKid)
             .and_then(OkpJwk::verifying_key)
     }
+
+    /// The raw public key published under `kid` (`UnknownKid` if none), without
+    /// [`verifying_key`](Self::verifying_key)'s point validation, which costs about as much as a
+    /// signature check. For the worker's own signing keys, which it generated itself, verified
+    /// through WebCrypto; native verification goes through `verifying_key`.
+    pub fn public_key(&self, kid: &str) -> Result<[u8; PUBLIC_KEY_BYTES], JoseError> {
+        self.find(kid)
+            .map(|jwk| *jwk.public_key())
+            .ok_or(JoseError::UnknownKid)
+    }
 }
 
 /// The JSON members, in the order we write them.
