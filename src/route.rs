@@ -152,11 +152,21 @@ pub enum Dispatch {
     Handle(Route),
     /// An `OPTIONS` request to a public endpoint: a CORS preflight.
     Preflight(Route),
+    /// `/healthz`, with any method (it answers 405 itself): whether the worker is fit to serve.
+    Health,
+    /// `GET /admin/v1/orgs` (operator only): every org's id.
+    ListOrgs,
 }
 
 /// Resolves a request. Unknown paths (and org ids that cannot exist) are 404; known paths with the
 /// wrong method are 405.
 pub fn dispatch(method: &str, path: &str) -> Result<Dispatch, ApiError> {
+    match (path, method) {
+        ("/healthz", _) => return Ok(Dispatch::Health),
+        ("/admin/v1/orgs", "GET") => return Ok(Dispatch::ListOrgs),
+        ("/admin/v1/orgs", _) => return Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        _ => {}
+    }
     let route = resolve(path).ok_or(ApiError::NotFound)?;
     if method == "OPTIONS" && route.endpoint.is_public() {
         return Ok(Dispatch::Preflight(route));
@@ -231,6 +241,24 @@ mod tests {
             }
             d => panic!("{d:?}"),
         }
+    }
+
+    #[test]
+    fn the_routes_without_an_org() {
+        assert_eq!(dispatch("GET", "/healthz").unwrap(), Dispatch::Health);
+        assert_eq!(dispatch("POST", "/healthz").unwrap(), Dispatch::Health);
+        assert_eq!(
+            dispatch("GET", "/admin/v1/orgs").unwrap(),
+            Dispatch::ListOrgs
+        );
+        assert!(matches!(
+            dispatch("POST", "/admin/v1/orgs"),
+            Err(ApiError::MethodNotAllowed { allow: "GET" })
+        ));
+        assert!(matches!(
+            dispatch("GET", "/healthz/x"),
+            Err(ApiError::NotFound)
+        ));
     }
 
     #[test]

@@ -182,6 +182,14 @@ describe('415 unsupported media type', () => {
     assertOAuthError(await postRaw(ANON, 'device_id=x', { 'content-type': 'text/plain' }), 415, 'invalid_request');
   });
 
+  for (const path of ['/admin/v1/orgs/acme/signing-keys/rotate', '/admin/v1/orgs/acme/session-store/purge']) {
+    test(`an optional JSON body sent as text/plain: ${path.split('/').slice(-2).join('/')}`, async () => {
+      const res = await worker.request(path, { method: 'POST', body: '{}',
+        headers: { authorization: `Bearer ${worker.operatorToken}`, 'content-type': 'text/plain' } });
+      assertOAuthError(res, 415, 'invalid_request');
+    });
+  }
+
   test('a non-empty body without a content type', async () => {
     // fetch labels a string body text/plain; a Uint8Array body goes without any Content-Type.
     const res = await worker.request(TOKEN, { method: 'POST', body: new TextEncoder().encode('grant_type=x') });

@@ -116,11 +116,31 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, ApiError> {
     let body = http::read_body(req).await?;
+    parse_json_body(req, &body, what)
+}
+
+/// As [`json_body`] for an optional body: none (empty) is `T::default()`.
+async fn optional_json_body<T: serde::de::DeserializeOwned + Default>(
+    req: &mut Request,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = http::read_body(req).await?;
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    parse_json_body(req, &body, what)
+}
+
+fn parse_json_body<T: serde::de::DeserializeOwned>(
+    req: &Request,
+    body: &[u8],
+    what: &str,
+) -> Result<T, ApiError> {
     let content_type = http::header(req, "Content-Type");
     if content_type.as_deref().and_then(media_type) != Some(MediaType::Json) {
         return Err(ApiError::JsonOnly);
     }
-    json_object(&body, what)
+    json_object(body, what)
 }
 
 /// `PUT /admin/v1/orgs/{org}`: creates the org (201, operator only) or replaces its settings (200).
@@ -253,18 +273,7 @@ async fn rotate_signing_keys(
     req: &mut Request,
     call: &AdminCall<'_>,
 ) -> Result<Response, ApiError> {
-    let body = http::read_body(req).await?;
-    let rotation: Rotation = if body.is_empty() {
-        Rotation::default()
-    } else if http::header(req, "Content-Type")
-        .as_deref()
-        .and_then(media_type)
-        != Some(MediaType::Json)
-    {
-        return Err(ApiError::JsonOnly);
-    } else {
-        json_object(&body, "rotation")?
-    };
+    let rotation: Rotation = optional_json_body(req, "rotation").await?;
     call.require_org().await?;
     let now = now_ms() / 1000;
     let old: Vec<SigningKeyRecord> = kv::list_signing_keys(&call.store, call.org)
@@ -341,12 +350,7 @@ async fn purge_session_store(
     req: &mut Request,
     call: &AdminCall<'_>,
 ) -> Result<Response, ApiError> {
-    let body = http::read_body(req).await?;
-    let purge: PurgeCall = if body.is_empty() {
-        PurgeCall::default()
-    } else {
-        json_object(&body, "purge")?
-    };
+    let purge: PurgeCall = optional_json_body(req, "purge").await?;
     if purge.as_of.is_some() && !config::dev_mode(call.env) {
         return Err(ApiError::invalid_request(
             "as_of (a simulated time) is accepted only in development (DEV_MODE)",

@@ -79,21 +79,18 @@ async fn serve(
     let url =
         RequestUrl::parse(&raw_url).ok_or_else(|| ApiError::invalid_request("malformed URL"))?;
     let method = req.method().to_string();
-    if url.path() == "/healthz" {
-        return boxed(health::check(env, &method)).await;
+    let dispatched = dispatch(&method, url.path());
+    // The health check reports a bad configuration; everything else is refused with it (503).
+    if !matches!(dispatched, Ok(Dispatch::Health)) {
+        config::validate(env).await?;
     }
-    config::validate(env).await?;
-    if url.path() == "/admin/v1/orgs" {
-        if method != "GET" {
-            return Err(ApiError::MethodNotAllowed { allow: "GET" });
-        }
-        return boxed(admin::list_orgs(req, env, ctx, &url)).await;
+    let dispatched = dispatched?;
+    if let Dispatch::Preflight(r) | Dispatch::Handle(r) = &dispatched {
+        *logged = Some(r.clone());
     }
-    let dispatched = dispatch(&method, url.path())?;
-    *logged = Some(match &dispatched {
-        Dispatch::Preflight(r) | Dispatch::Handle(r) => r.clone(),
-    });
     match dispatched {
+        Dispatch::Health => boxed(health::check(env, &method)).await,
+        Dispatch::ListOrgs => boxed(admin::list_orgs(req, env, ctx, &url)).await,
         Dispatch::Preflight(route) => {
             boxed(grant_cors(req, env, &route, cors)).await?;
             Ok(http::preflight())
