@@ -204,10 +204,10 @@ async fn serve_public(
 /// A handler's future, boxed: compiled as a function of its own instead of inlined into its
 /// caller's state machine. Startup: V8 compiles wasm functions lazily, on first call, so a cold
 /// isolate compiles only the handlers its first requests reach. Inlined, the whole full path was
-/// one 175 KB function, and compiling it was most of a fresh isolate's first request (about 20 ms).
-/// The cost is one allocation per boxed call, on the full path only: the hot endpoints (entry.mjs)
-/// never come here.
-pub(crate) fn boxed<'a, T>(
+/// one 175 KB function, and a fresh isolate's first request took 25 ms instead of 15
+/// (bench/results/history.md). The cost is one allocation per boxed call, on the full path only:
+/// the hot endpoints (entry.mjs) never come here.
+fn boxed<'a, T>(
     future: impl std::future::Future<Output = T> + 'a,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>> {
     Box::pin(future)
