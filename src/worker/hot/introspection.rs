@@ -17,9 +17,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::CryptoKey;
 use worker::Env;
 
-use super::{bytes, optional, warm_org};
+use super::{bytes, optional, shared_with, warm_org};
 use crate::body::parse_params;
-use crate::cors::allowed_origin;
 use crate::introspection::{active, inactive, Candidate, Vouched};
 use crate::refresh_token::PREFIX;
 use crate::secret::{bearer_token, secrets_equal};
@@ -48,10 +47,7 @@ pub fn hot_introspect(
     body: &[u8],
 ) -> Option<IntrospectionIssue> {
     let ctx = warm_org(org)?;
-    let cors_origin = match origin {
-        None => None,
-        Some(o) => Some(allowed_origin(&o, &ctx.record.settings.allowed_origins)?.to_owned()),
-    };
+    let cors_origin = shared_with(&ctx, origin)?;
     let presented = authorization.as_deref().and_then(bearer_token)?;
     if !secrets_equal(presented, &config::operator_token(env).ok()?) {
         return None;

@@ -68,6 +68,17 @@ fn warm_org(org: &str) -> Option<Rc<OrgContext>> {
     org_cache::peek(&OrgId::parse(org)?)
 }
 
+/// The origin a response is shared with (CORS): `Some(None)` without an `Origin` header, `None`
+/// (decline: the full path answers 403) for an origin the org does not allow.
+fn shared_with(ctx: &OrgContext, origin: Option<String>) -> Option<Option<String>> {
+    match origin {
+        None => Some(None),
+        Some(o) => Some(Some(
+            allowed_origin(&o, &ctx.record.settings.allowed_origins)?.to_owned(),
+        )),
+    }
+}
+
 /// What every hot issuance shares: the warm org, the parsed body, the origin it answers (CORS),
 /// its issuer, and its admission under the org's monthly quota.
 struct Warm {
@@ -90,10 +101,7 @@ impl Warm {
         body: &[u8],
     ) -> Option<Self> {
         let ctx = warm_org(org)?;
-        let cors_origin = match origin {
-            None => None,
-            Some(o) => Some(allowed_origin(&o, &ctx.record.settings.allowed_origins)?.to_owned()),
-        };
+        let cors_origin = shared_with(&ctx, origin)?;
         let params = parse_params(content_type.as_deref(), body).ok()?;
         sessions::signer(&ctx).ok()?;
         ctx.refresh_keys.first()?;
