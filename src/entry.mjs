@@ -184,7 +184,11 @@ async function introspect(request, env, ctx, org, requestOrigin, started) {
     }
   } catch {}
   const cors = issue.cors;
-  const out = answer === undefined ? (issue.free(), undefined) : issue.finish(answer);
+  if (answer === undefined) {
+    issue.free();
+    return declined();
+  }
+  const out = issue.finish(answer);
   if (out === undefined) return declined();
   return respond(request, started, 'introspect', org, 200, out, tokenHeaders(cors));
 }
