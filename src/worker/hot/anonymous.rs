@@ -5,7 +5,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
-use super::{finish_start, optional, Warm};
+use super::{optional, Warm};
 use crate::limits::RATE_PERIOD_SECS;
 use crate::worker::metering;
 use crate::worker::sessions::{self, Prepared, SessionStart, RANDOM_LEN};
@@ -86,8 +86,8 @@ impl AnonymousIssue {
         signature: &[u8],
         sealed: &[u8],
     ) -> Option<String> {
-        self.warm.flush(env, worker_ctx);
-        finish_start(self.prepared, signature, sealed, None)
+        self.warm
+            .finish_start(env, worker_ctx, self.prepared, [signature, sealed], None)
     }
 
     /// The per-IP limiter said no: the quota admission is taken back. `[body, Retry-After]` of

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::CryptoKey;
 use worker::Env;
 
-use super::{bytes, finish_start, Warm};
+use super::{bytes, Warm};
 use crate::api_error::ApiError;
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::exchange::subject_token;
@@ -117,11 +117,12 @@ impl ExchangeIssue {
         signature: &[u8],
         sealed: &[u8],
     ) -> Option<String> {
-        self.warm.flush(env, worker_ctx);
-        finish_start(
-            self.prepared?,
-            signature,
-            sealed,
+        let prepared = self.prepared?;
+        self.warm.finish_start(
+            env,
+            worker_ctx,
+            prepared,
+            [signature, sealed],
             Some(TOKEN_TYPE_ACCESS_TOKEN),
         )
     }

@@ -133,6 +133,27 @@ impl Warm {
         }
     }
 
+    /// A prepared session start's token response, from its signature and sealed refresh token;
+    /// the isolate's quota count goes to its Durable Object when due.
+    fn finish_start(
+        &self,
+        env: &Env,
+        worker_ctx: worker::worker_sys::Context,
+        prepared: Prepared,
+        [signature, sealed]: [&[u8]; 2],
+        issued_token_type: Option<&str>,
+    ) -> Option<String> {
+        self.flush(env, worker_ctx);
+        let signature: [u8; 64] = signature.try_into().ok()?;
+        let (issued, session) = prepared.finish(&signature, sealed);
+        Some(sessions::token_body(
+            &issued,
+            &session,
+            &session.scope,
+            issued_token_type,
+        ))
+    }
+
     /// After an issuance: the isolate's quota count goes to its Durable Object when due.
     fn flush(&self, env: &Env, worker_ctx: worker::worker_sys::Context) {
         if self.admission.is_some() {
@@ -181,23 +202,6 @@ impl Warm {
         .into_iter()
         .collect()
     }
-}
-
-/// A prepared session start's token response, from its signature and sealed refresh token.
-fn finish_start(
-    prepared: Prepared,
-    signature: &[u8],
-    sealed: &[u8],
-    issued_token_type: Option<&str>,
-) -> Option<String> {
-    let signature: [u8; 64] = signature.try_into().ok()?;
-    let (issued, session) = prepared.finish(&signature, sealed);
-    Some(sessions::token_body(
-        &issued,
-        &session,
-        &session.scope,
-        issued_token_type,
-    ))
 }
 
 fn optional(s: Option<&str>) -> JsValue {
