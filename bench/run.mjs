@@ -7,6 +7,7 @@
 // Workers (bench/README.md says how each is built and why it is a fair comparison):
 //   empty-js    the runtime floor: a JavaScript worker answering 200 "ok"
 //   empty-js-log  the same, writing the one JSON log line per request that ours writes
+//   jwks-js     ours' JWKS answer (headers, body, log line) in plain JavaScript, without wasm
 //   empty-rust  the Rust floor: a workers-rs worker answering 200 "ok", built like ours
 //   ours        this repository's worker (build/), seeded with one org, signing key and provider
 //   jose        JavaScript + npm `jose` doing the same work as ours per endpoint
@@ -24,6 +25,7 @@ import { startCluster } from './lib/cluster.mjs';
 import { runWrk } from './lib/load.mjs';
 import { writeReport } from './lib/report.mjs';
 import { measureStartup } from './lib/startup.mjs';
+import { measureScriptStartup } from './lib/script_startup.mjs';
 import { seedOurs, seedJose } from './lib/seed.mjs';
 import { startIdp } from '../tests/support/idp.mjs';
 
@@ -49,6 +51,7 @@ const log = (...a) => console.error('[bench]', ...a);
 const paths = {
   emptyJs: join(ROOT, 'bench', 'workers', 'empty-js', 'worker.js'),
   emptyJsLog: join(ROOT, 'bench', 'workers', 'empty-js-log', 'worker.js'),
+  jwksJs: join(ROOT, 'bench', 'workers', 'jwks-js', 'worker.js'),
   bindingsJs: join(ROOT, 'bench', 'workers', 'bindings-js', 'worker.js'),
   emptyRustBuild: join(ROOT, 'bench', 'workers', 'empty-rust', 'build'),
   oursBuild: opts['ours-build'] ?? join(ROOT, 'build'),
@@ -83,7 +86,7 @@ function endpoints(ctx) {
     { name: 'floor', what: 'trivial route: empty workers answer 200 "ok"; ours answers an unknown path (404 JSON, full entry path)',
       workers: { 'empty-js': { path: '/' }, 'empty-js-log': { path: '/' }, 'empty-rust': { path: '/' }, ours: { path: '/floor', status: 404 } } },
     { name: 'jwks', what: 'GET the org JWKS (isolate cache)',
-      workers: { ours: { path: `/orgs/${org}/.well-known/jwks.json` }, jose: { path: `/orgs/${org}/.well-known/jwks.json` } } },
+      workers: Object.fromEntries(['ours', 'jose', 'jwks-js'].map((w) => [w, { path: `/orgs/${org}/.well-known/jwks.json` }])) },
     { name: 'anonymous', what: 'POST a new anonymous session: 1 signature + 1 AES-GCM seal, no storage',
       workers: Object.fromEntries(['ours', 'jose'].map((w) => [w, { path: `/orgs/${org}/sessions/anonymous`, method: 'POST', body: '' }])) },
     { name: 'refresh', what: 'refresh-token grant: open, 1 Durable Object call, 1 signature, 1 seal',
@@ -194,11 +197,12 @@ async function main() {
     }
     await cluster.dispose();
     const startup = await measureStartup(paths, secrets);
+    const scriptStartup = await measureScriptStartup(paths);
     const result = {
       date: new Date().toISOString(), label: opts.label, machine: machine(), oursBuild: opts['ours-build'],
       settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, singleSeconds: SINGLE_SECONDS, threads: 1 },
       endpoints: list.map((e) => ({ name: e.name, what: e.what, workers: Object.keys(e.workers) })),
-      samples, startup, size: wasmSize(),
+      samples, startup, scriptStartup, size: wasmSize(),
     };
     writeReport(result, opts.out);
   } finally {

@@ -29,14 +29,12 @@ export default {
     if (hot) {
       const started = Date.now();
       const org = hot[1];
-      if (hot[2] === 'sessions/anonymous' && request.method === 'POST') {
-        return anonymousSession(request, env, ctx, org, origin, started);
-      }
-      if (hot[2] === 'token' && request.method === 'POST') {
-        return token(request, env, ctx, org, origin, started);
-      }
-      if (hot[2] === 'introspect' && request.method === 'POST') {
-        return introspect(request, env, ctx, org, origin, started);
+      const serve = HOT_POSTS[hot[2]];
+      if (serve !== undefined && request.method === 'POST') {
+        const body = await readBody(request);
+        if (body === undefined) return full(request, env, ctx);
+        const declined = () => full(new Request(request, { body }), env, ctx);
+        return serve({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
       }
       if (hot[2] === '.well-known/jwks.json' && request.method === 'GET') {
         const body = rust.hot_jwks(org);
@@ -102,6 +100,12 @@ function full(request, env, ctx) {
   return rust.fetch.call({ env, ctx }, request);
 }
 
+/**
+ * The hot POST endpoints. Each gets the request's parts and its body already read (`declined`
+ * hands the request, body included, to the full path).
+ */
+const HOT_POSTS = { 'sessions/anonymous': anonymousSession, token, introspect };
+
 /** The body of a hot POST, or `undefined` when it is too large (the full path answers 413). */
 async function readBody(request) {
   const length = request.headers.get('content-length');
@@ -110,10 +114,7 @@ async function readBody(request) {
   return new Uint8Array(await request.arrayBuffer());
 }
 
-async function anonymousSession(request, env, ctx, org, requestOrigin, started) {
-  const body = await readBody(request);
-  if (body === undefined) return full(request, env, ctx);
-  const declined = () => full(new Request(request, { body }), env, ctx);
+async function anonymousSession({ request, env, ctx, org, requestOrigin, started, body, declined }) {
   const headers = request.headers;
   const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
     body, headers.get('cf-connecting-ip'));
@@ -147,17 +148,15 @@ async function anonymousSession(request, env, ctx, org, requestOrigin, started) 
 }
 
 /** The token endpoint: the refresh-token and token-exchange grants (see src/worker/hot/). */
-async function token(request, env, ctx, org, requestOrigin, started) {
-  const body = await readBody(request);
-  if (body === undefined) return full(request, env, ctx);
-  const declined = () => full(new Request(request, { body }), env, ctx);
+async function token(post) {
+  const { request, env, org, requestOrigin, body } = post;
   const headers = request.headers;
   const args = [env, org, requestOrigin, headers.get('origin'), headers.get('content-type'), body];
   const refreshing = rust.hot_refresh(...args);
-  if (refreshing !== undefined) return refresh(refreshing, request, env, ctx, org, started, declined);
+  if (refreshing !== undefined) return refresh(refreshing, post);
   const exchanging = rust.hot_exchange(...args);
-  if (exchanging !== undefined) return exchange(exchanging, request, env, ctx, org, started, declined);
-  return declined();
+  if (exchanging !== undefined) return exchange(exchanging, post);
+  return post.declined();
 }
 
 /**
@@ -165,10 +164,7 @@ async function token(request, env, ctx, org, requestOrigin, started) {
  * its signature, then the subject's shard's revocation check. Nothing here has a side effect, so
  * any failure hands the request to the full path, which answers it from the start.
  */
-async function introspect(request, env, ctx, org, requestOrigin, started) {
-  const body = await readBody(request);
-  if (body === undefined) return full(request, env, ctx);
-  const declined = () => full(new Request(request, { body }), env, ctx);
+async function introspect({ request, env, org, requestOrigin, started, body, declined }) {
   const headers = request.headers;
   const issue = rust.hot_introspect(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
     headers.get('authorization'), body);
@@ -200,7 +196,7 @@ const VERIFY = {
   EdDSA: { name: 'Ed25519' },
 };
 
-async function exchange(issue, request, env, ctx, org, started, declined) {
+async function exchange(issue, { request, env, ctx, org, started, declined }) {
   let start;
   let signed;
   try {
@@ -232,7 +228,7 @@ async function signAndSeal([signKey, input, sealKey, iv, aad, plaintext]) {
   return [new Uint8Array(signature), new Uint8Array(sealed)];
 }
 
-async function refresh(issue, request, env, ctx, org, started, declined) {
+async function refresh(issue, { request, env, ctx, org, started, declined }) {
   const [keys, iv, aad, ciphertext] = issue.open_parts;
   let plaintext;
   for (const key of keys) {

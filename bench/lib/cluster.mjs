@@ -22,7 +22,7 @@ function rustModules(buildDir, entry) {
 }
 
 /**
- * Starts the cluster. `paths`: { emptyJs, emptyJsLog, bindingsJs, emptyRustBuild, oursBuild, jose } (files/dirs);
+ * Starts the cluster. `paths`: { emptyJs, emptyJsLog, jwksJs, bindingsJs, emptyRustBuild, oursBuild, jose } (files/dirs);
  * `secrets`: { masterKey, operatorToken }; `only`: start just the workers of these names.
  * Returns { urls: {name: URL}, pid, dispose, mf }.
  */
@@ -42,6 +42,7 @@ export async function startCluster(paths, secrets, { only, inspectorPort } = {})
   const definitions = {
     'empty-js': () => ({ modules: true, scriptPath: paths.emptyJs }),
     'empty-js-log': () => ({ modules: true, scriptPath: paths.emptyJsLog }),
+    'jwks-js': () => ({ modules: true, scriptPath: paths.jwksJs }),
     'empty-rust': () => rustModules(paths.emptyRustBuild),
     ours: () => ({
       ...rustModules(paths.oursBuild, existsSync(join(paths.oursBuild, 'entry.mjs')) ? 'entry.mjs' : undefined),

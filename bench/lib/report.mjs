@@ -2,10 +2,10 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const WORKER_ORDER = ['ours', 'jose', 'empty-js', 'empty-js-log', 'empty-rust'];
+const WORKER_ORDER = ['ours', 'jose', 'jwks-js', 'empty-js', 'empty-js-log', 'empty-rust'];
 // The size and startup table also has the storage floor, a startup-only worker.
 const STARTUP_ORDER = ['ours', 'jose', 'empty-js', 'bindings-js', 'empty-rust'];
-const COLORS = { ours: '#d9480f', jose: '#1c7ed6', 'empty-js': '#868e96', 'empty-js-log': '#adb5bd', 'empty-rust': '#495057' };
+const COLORS = { ours: '#d9480f', jose: '#1c7ed6', 'empty-js': '#868e96', 'empty-js-log': '#adb5bd', 'jwks-js': '#ced4da', 'empty-rust': '#495057' };
 
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
@@ -48,6 +48,8 @@ export function ratios(summary) {
   // workers-rs path's floor.
   out.floorOursVsEmptyJs = r(cpu('jwks', 'ours'), cpu('floor', 'empty-js'));
   out.floorOursVsEmptyJsLog = r(cpu('jwks', 'ours'), cpu('floor', 'empty-js-log'));
+  out.floorOursVsJwksJs = r(cpu('jwks', 'ours'), cpu('jwks', 'jwks-js'));
+  out.floorJwksJsVsEmptyJs = r(cpu('jwks', 'jwks-js'), cpu('floor', 'empty-js'));
   out.fullPathFloorVsEmptyJs = r(cpu('floor', 'ours'), cpu('floor', 'empty-js'));
   out.floorEmptyRustVsEmptyJs = r(cpu('floor', 'empty-rust'), cpu('floor', 'empty-js'));
   return out;
@@ -57,10 +59,11 @@ function targets(rat, result) {
   const e = rat.endpoints;
   const kb = result.size.ours.wasmGzip / 1000 + result.size.ours.jsGzip / 1000;
   const st = result.startup;
-  const startupMs = st.ours.wallMs - st['empty-js'].wallMs;
-  const ownStartupMs = st['bindings-js'] && st.ours.wallMs - st['bindings-js'].wallMs;
-  // Differences of the minimum starts, when measured: steadier than the medians'.
-  const minDiff = (floor) => (st.ours.minWallMs && st[floor]?.minWallMs ? ` (min ${(st.ours.minWallMs - st[floor].minWallMs).toFixed(1)} ms)` : '');
+  // Within-start differences when measured (startup.mjs), else differences of the medians.
+  const over = (floor) => st.ours.overMs?.[floor] ?? (st[floor] && st.ours.wallMs - st[floor].wallMs);
+  const startupMs = over('empty-js');
+  const ownStartupMs = over('bindings-js');
+  const script = result.scriptStartup?.ours;
   return [
     ['anonymous: CPU/request vs jose', '<= 0.80x', e.anonymous?.cpuOursVsJose, (v) => v <= 0.8],
     ['anonymous: requests/s vs jose', '>= 1.20x', e.anonymous?.rpsOursVsJose, (v) => v >= 1.2],
@@ -68,14 +71,20 @@ function targets(rat, result) {
     ['exchange (RS256): CPU/request vs jose', '<= 1.00x', e['exchange-rs256']?.cpuOursVsJose, (v) => v <= 1.0],
     ['entry floor: ours answering a trivial route (JWKS, with its log line) vs empty JS', '<= 1.30x', rat.floorOursVsEmptyJs, (v) => v <= 1.3],
     ['entry floor vs empty JS writing the same log line (no target)', '–', rat.floorOursVsEmptyJsLog, () => true],
+    ['entry floor vs the same JWKS answer in plain JS (jwks-js: same headers, body, log line; no target)', '–', rat.floorOursVsJwksJs, () => true],
+    ['jwks-js vs empty JS: the answer and log line alone, without wasm (no target)', '–', rat.floorJwksJsVsEmptyJs, () => true],
     ['full workers-rs path floor (404) vs empty JS (no target)', '–', rat.fullPathFloorVsEmptyJs, () => true],
   ].map(([name, target, value, ok]) => [name, target, value === undefined ? 'n/a' : `${value.toFixed(2)}x`,
     value === undefined ? 'not measured' : target === '–' ? '' : ok(value) ? 'met' : 'missed'])
     .concat([
       ['bundle (wasm + JS, gzip -9)', '< 400 KB', `${kb.toFixed(0)} KB`, kb < 400 ? 'met' : 'missed'],
-      ['startup (fresh workerd to first response, minus empty JS; median)', '< 20 ms', `${startupMs.toFixed(1)} ms${minDiff('empty-js')}`, startupMs < 20 ? 'met' : 'missed'],
-      ['startup minus the storage floor (bindings-js: same bindings, same first KV read; no target)', '–',
-        ownStartupMs === undefined ? 'n/a' : `${ownStartupMs.toFixed(1)} ms${minDiff('bindings-js')}`, ''],
+      ['startup as Cloudflare counts it: the modules loaded (wasm compiled) and evaluated (wasm instantiated), minus empty JS',
+        '< 20 ms', script ? `${script.totalMs.toFixed(1)} ms (load ${script.loadMs.toFixed(1)} + evaluation ${script.evaluateMs.toFixed(1)})` : 'n/a',
+        script ? (script.totalMs < 20 ? 'met' : 'missed') : 'not measured'],
+      ['startup: fresh workerd to first response, minus empty JS (includes the local storage simulators)', '< 20 ms',
+        `${startupMs.toFixed(1)} ms`, startupMs < 20 ? 'met' : 'missed'],
+      ['fresh workerd to first response, minus the storage floor (bindings-js: same bindings, same first KV read; no target)', '–',
+        ownStartupMs === undefined ? 'n/a' : `${ownStartupMs.toFixed(1)} ms`, ''],
     ]);
 }
 
@@ -134,7 +143,19 @@ export function markdown(result, summary, rat) {
     'Startup: a fresh workerd with that worker alone, from process start to its first response (median, and minimum, of 7 starts, ' +
     'workers interleaved), split into the time until workerd serves and the first request; and the CPU workerd used ' +
     'until then (10 ms resolution). `bindings-js` is the empty JS worker with ours\' bindings, reading the KV key ' +
-    'ours\' first request reads: local KV and Durable Objects are simulated by workers that start with workerd.', '');
+    'ours\' first request reads: local KV and Durable Objects are simulated by workers that start with workerd. ' +
+    'Ours over a floor (targets): the median of the differences within a start.', '');
+  const ss = result.scriptStartup;
+  if (ss) {
+    lines.push('### Script startup (what Cloudflare counts as startup time)', '',
+      '| worker | load over empty JS, ms | evaluation over empty JS, ms | total over empty JS, ms |', '|---|---|---|---|',
+      ...Object.entries(ss).filter(([w]) => w !== 'empty-js')
+        .map(([w, v]) => `| ${w} | ${f(v.loadMs, 1)} | ${f(v.evaluateMs, 1)} | ${f(v.totalMs, 1)} |`),
+      '', 'A fresh workerd per start, without storage bindings, whose main module imports the worker\'s main module on ' +
+      'request, as `wrangler check startup` does. Load: until workerd serves (the modules read, the wasm compiled; ' +
+      `empty JS: ${f(ss['empty-js'].emptyJsLoadMs, 1)} ms). Evaluation: the importing request minus a plain one ` +
+      '(the wasm instantiated, the top-level code run). Medians over 9 starts of the differences to empty JS within a start.', '');
+  }
   return lines.join('\n');
 }
 
@@ -166,8 +187,8 @@ export function svg(result, summary) {
     x += gap;
   });
   WORKER_ORDER.forEach((w, i) => {
-    parts.push(`<rect x="${left + i * 120}" y="${H - 22}" width="12" height="12" fill="${COLORS[w]}"/>`,
-      `<text x="${left + i * 120 + 16}" y="${H - 12}">${w}</text>`);
+    parts.push(`<rect x="${left + i * 110}" y="${H - 22}" width="12" height="12" fill="${COLORS[w]}"/>`,
+      `<text x="${left + i * 110 + 16}" y="${H - 12}">${w}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
@@ -192,6 +213,7 @@ export function writeReport(result, dir) {
   appendFileSync(history, `| ${result.date.slice(0, 16).replace('T', ' ')} | ${result.machine.commit} | ${result.label || '–'} | ` +
     `${x(e.anonymous?.cpuOursVsJose)} | ${x(e.anonymous?.rpsOursVsJose)} | ${x(e.refresh?.cpuOursVsJose)} | ` +
     `${x(e['exchange-rs256']?.cpuOursVsJose)} | ${x(rat.floorOursVsEmptyJs)} | ${f(summary.anonymous?.ours?.cpuUs.median)} | ` +
-    `${kb.toFixed(0)} | ${f(result.startup.ours.wallMs - result.startup['empty-js'].wallMs, 1)} |\n`);
+    `${kb.toFixed(0)} | ${f(result.startup.ours.overMs?.['empty-js'] ?? result.startup.ours.wallMs - result.startup['empty-js'].wallMs, 1)}` +
+    `${result.scriptStartup ? ` (script ${f(result.scriptStartup.ours.totalMs, 1)})` : ''} |\n`);
   process.stdout.write(md + '\n');
 }
