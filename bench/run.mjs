@@ -3,6 +3,8 @@
 //   node bench/run.mjs [--rounds 3] [--seconds 8] [--connections 8] [--single-seconds 3]
 //                      [--only anonymous,refresh] [--label "what changed"] [--out bench/results]
 //                      [--ours-build DIR]   (another build of ours, e.g. of an older commit: not rebuilt)
+//                      [--ours-b DIR]       (a second build of ours beside the first, same run: an A/B)
+//                      [--no-startup]       (skip the startup measurements: a quicker A/B)
 //
 // Workers (bench/README.md says how each is built and why it is a fair comparison):
 //   empty-js    the runtime floor: a JavaScript worker answering 200 "ok"
@@ -40,6 +42,8 @@ const { values: opts } = parseArgs({
     label: { type: 'string', default: '' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     'ours-build': { type: 'string' },
+    'ours-b': { type: 'string' },
+    'no-startup': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(opts.rounds);
@@ -55,6 +59,7 @@ const paths = {
   bindingsJs: join(ROOT, 'bench', 'workers', 'bindings-js', 'worker.js'),
   emptyRustBuild: join(ROOT, 'bench', 'workers', 'empty-rust', 'build'),
   oursBuild: opts['ours-build'] ?? join(ROOT, 'build'),
+  oursBBuild: opts['ours-b'],
   jose: join(ROOT, 'bench', '.build', 'jose.js'),
 };
 
@@ -98,8 +103,13 @@ function endpoints(ctx) {
     { name: 'introspect', what: 'RFC 7662 with the operator token: verify + 1 Durable Object call',
       workers: Object.fromEntries(['ours', 'jose'].map((w) => [w, { path: `/orgs/${org}/introspect`, method: 'POST',
         body: form({ token: ctx.accessTokens[w] }), bearer: ctx.operatorToken }])) },
-  ].filter((e) => !opts.only || opts.only.split(',').includes(e.name));
+  ].filter((e) => !opts.only || opts.only.split(',').includes(e.name))
+    .map((e) => (OURS_B ? { ...e, workers: { ...e.workers, [OURS_B]: oursB(e.workers.ours, ctx) } } : e));
 }
+
+/** With --ours-b, the second build of ours: named `ours-b`, loaded as ours is. */
+const OURS_B = opts['ours-b'] ? 'ours-b' : undefined;
+const oursB = (spec, ctx) => (spec.body?.startsWith('token=') ? { ...spec, body: new URLSearchParams({ token: ctx.accessTokens[OURS_B] }).toString() } : spec);
 
 /** Fresh sessions for the refresh chains (one file of refresh tokens per worker and round). */
 async function refreshTokens(url, count, dir, tag) {
@@ -160,8 +170,9 @@ async function main() {
     const claims = { email: 'alice@example.com', name: 'Alice', exp: Math.floor(Date.now() / 1000) + 6 * 3600 };
     for (const alg of ['RS256', 'EdDSA']) ctx.upstream[alg] = idp.mint({ alg, claims });
     await seedOurs(cluster.urls.ours, secrets, idp);
+    if (OURS_B) await seedOurs(cluster.urls[OURS_B], secrets, idp);
     await seedJose(cluster.mf, cluster.urls.jose, idp);
-    for (const w of ['ours', 'jose']) {
+    for (const w of ['ours', 'jose', ...(OURS_B ? [OURS_B] : [])]) {
       const res = await fetch(new URL('/orgs/bench/sessions/anonymous', cluster.urls[w]), { method: 'POST' });
       if (res.status !== 200) throw new Error(`${w}: first session ${res.status} ${await res.text()}`);
       ctx.accessTokens[w] = (await res.json()).access_token;
@@ -196,10 +207,10 @@ async function main() {
       }
     }
     await cluster.dispose();
-    const startup = await measureStartup(paths, secrets);
-    const scriptStartup = await measureScriptStartup(paths);
+    const startup = opts['no-startup'] ? undefined : await measureStartup(paths, secrets);
+    const scriptStartup = opts['no-startup'] ? undefined : await measureScriptStartup(paths);
     const result = {
-      date: new Date().toISOString(), label: opts.label, machine: machine(), oursBuild: opts['ours-build'],
+      date: new Date().toISOString(), label: opts.label, machine: machine(), oursBuild: opts['ours-build'], oursB: opts['ours-b'],
       settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, singleSeconds: SINGLE_SECONDS, threads: 1 },
       endpoints: list.map((e) => ({ name: e.name, what: e.what, workers: Object.keys(e.workers) })),
       samples, startup, scriptStartup, size: wasmSize(),

@@ -22,7 +22,7 @@ function rustModules(buildDir, entry) {
 }
 
 /**
- * Starts the cluster. `paths`: { emptyJs, emptyJsLog, jwksJs, bindingsJs, emptyRustBuild, oursBuild, jose } (files/dirs);
+ * Starts the cluster. `paths`: { emptyJs, emptyJsLog, jwksJs, bindingsJs, emptyRustBuild, oursBuild, oursBBuild?, jose } (files/dirs);
  * `secrets`: { masterKey, operatorToken }; `only`: start just the workers of these names.
  * Returns { urls: {name: URL}, pid, dispose, mf }.
  */
@@ -39,22 +39,26 @@ export async function startCluster(paths, secrets, { only, inspectorPort } = {})
       ANON_RATE_RELAXED: { namespace_id: '1003', simple: { limit: 120, period: 60 } },
     },
   };
+  const ours = (buildDir) => ({
+    ...rustModules(buildDir, existsSync(join(buildDir, 'entry.mjs')) ? 'entry.mjs' : undefined),
+    ...storage,
+    // dev: the benchmark's upstream identity provider is served over plain http on 127.0.0.1.
+    bindings: {
+      ENVIRONMENT: 'dev',
+      ISSUER_ORIGIN: '',
+      MASTER_KEY: secrets.masterKey,
+      OPERATOR_TOKEN: secrets.operatorToken,
+    },
+  });
   const definitions = {
     'empty-js': () => ({ modules: true, scriptPath: paths.emptyJs }),
     'empty-js-log': () => ({ modules: true, scriptPath: paths.emptyJsLog }),
     'jwks-js': () => ({ modules: true, scriptPath: paths.jwksJs }),
     'empty-rust': () => rustModules(paths.emptyRustBuild),
-    ours: () => ({
-      ...rustModules(paths.oursBuild, existsSync(join(paths.oursBuild, 'entry.mjs')) ? 'entry.mjs' : undefined),
-      ...storage,
-      // dev: the benchmark's upstream identity provider is served over plain http on 127.0.0.1.
-      bindings: {
-        ENVIRONMENT: 'dev',
-        ISSUER_ORIGIN: '',
-        MASTER_KEY: secrets.masterKey,
-        OPERATOR_TOKEN: secrets.operatorToken,
-      },
-    }),
+    ours: () => ours(paths.oursBuild),
+    // --ours-b: a second build beside the first, with a KV namespace of its own (its Durable
+    // Objects are its own classes already).
+    ...(paths.oursBBuild ? { 'ours-b': () => ({ ...ours(paths.oursBBuild), kvNamespaces: { ORGS: 'ORGS_B' } }) } : {}),
     // Startup only (bench/lib/startup.mjs): not started unless named in `only`.
     'bindings-js': () => ({ modules: true, scriptPath: paths.bindingsJs, ...storage }),
     jose: () => ({

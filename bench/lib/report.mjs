@@ -2,10 +2,10 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const WORKER_ORDER = ['ours', 'jose', 'jwks-js', 'empty-js', 'empty-js-log', 'empty-rust'];
+const WORKER_ORDER = ['ours', 'ours-b', 'jose', 'jwks-js', 'empty-js', 'empty-js-log', 'empty-rust'];
 // The size and startup table also has the storage floor, a startup-only worker.
 const STARTUP_ORDER = ['ours', 'jose', 'empty-js', 'bindings-js', 'empty-rust'];
-const COLORS = { ours: '#d9480f', jose: '#1c7ed6', 'empty-js': '#868e96', 'empty-js-log': '#adb5bd', 'jwks-js': '#ced4da', 'empty-rust': '#495057' };
+const COLORS = { ours: '#d9480f', 'ours-b': '#f59f00', jose: '#1c7ed6', 'empty-js': '#868e96', 'empty-js-log': '#adb5bd', 'jwks-js': '#ced4da', 'empty-rust': '#495057' };
 
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
@@ -58,10 +58,10 @@ export function ratios(summary) {
 function targets(rat, result) {
   const e = rat.endpoints;
   const kb = result.size.ours.wasmGzip / 1000 + result.size.ours.jsGzip / 1000;
-  const st = result.startup;
+  const st = result.startup ?? { ours: {} };
   // Within-start differences when measured (startup.mjs), else differences of the medians.
   const over = (floor) => st.ours.overMs?.[floor] ?? (st[floor] && st.ours.wallMs - st[floor].wallMs);
-  const startupMs = over('empty-js');
+  const startupMs = over('empty-js') ?? NaN;
   const ownStartupMs = over('bindings-js');
   const script = result.scriptStartup?.ours;
   return [
@@ -82,7 +82,7 @@ function targets(rat, result) {
         '< 20 ms', script ? `${script.totalMs.toFixed(1)} ms (load ${script.loadMs.toFixed(1)} + evaluation ${script.evaluateMs.toFixed(1)})` : 'n/a',
         script ? (script.totalMs < 20 ? 'met' : 'missed') : 'not measured'],
       ['startup: fresh workerd to first response, minus empty JS (includes the local storage simulators)', '< 20 ms',
-        `${startupMs.toFixed(1)} ms`, startupMs < 20 ? 'met' : 'missed'],
+        Number.isNaN(startupMs) ? 'n/a' : `${startupMs.toFixed(1)} ms`, Number.isNaN(startupMs) ? 'not measured' : startupMs < 20 ? 'met' : 'missed'],
       ['fresh workerd to first response, minus the storage floor (bindings-js: same bindings, same first KV read; no target)', '–',
         ownStartupMs === undefined ? 'n/a' : `${ownStartupMs.toFixed(1)} ms`, ''],
     ]);
@@ -119,11 +119,17 @@ export function markdown(result, summary, rat) {
   for (const e of result.endpoints) {
     for (const w of WORKER_ORDER.filter((x) => summary[e.name]?.[x])) {
       const c = summary[e.name][w];
-      const vsJose = w === 'ours' && rat.endpoints[e.name].cpuOursVsJose;
+      const jose = summary[e.name].jose;
+      const vsJose = w.startsWith('ours') && jose ? c.cpuUs.median / jose.cpuUs.median : undefined;
       const vsJs = summary.floor?.['empty-js'] ? c.cpuUs.median / summary.floor['empty-js'].cpuUs.median : undefined;
       lines.push(`| ${e.name} | ${w} | ${mmm(c.cpuUs, 0)} | ${mmm(c.rps, 0)} | ${f(c.p50.median, 2)} | ${f(c.p99.median, 2)} | ` +
         `${vsJose ? `${vsJose.toFixed(2)}x` : ''} | ${vsJs ? `${vsJs.toFixed(2)}x` : ''} |`);
     }
+  }
+  if (result.oursB) {
+    lines.push('', `A/B: \`ours-b\` is the build in ${result.oursB}, run beside \`ours\` in the same workerd. CPU per request, ours-b ÷ ours: ` +
+      result.endpoints.filter((e) => summary[e.name]?.['ours-b'])
+        .map((e) => `${e.name} ${(summary[e.name]['ours-b'].cpuUs.median / summary[e.name].ours.cpuUs.median).toFixed(3)}x`).join(', ') + '.');
   }
   lines.push('', 'Endpoints:', '', ...result.endpoints.map((e) => `- **${e.name}**: ${e.what}`), '');
   const s = result.size;
@@ -132,7 +138,7 @@ export function markdown(result, summary, rat) {
     '|---|---|---|---|---|---|---|---|---|');
   for (const w of STARTUP_ORDER) {
     const z = s[w];
-    const st = result.startup[w];
+    const st = result.startup?.[w];
     if (!z && !st) continue;
     lines.push(`| ${w} | ${z ? `${(z.wasmRaw / 1000).toFixed(0)} KB` : ''} | ${z ? `${(z.wasmGzip / 1000).toFixed(0)} KB` : ''} | ` +
       `${z ? `${(z.jsGzip / 1000).toFixed(1)} KB` : ''} | ${st ? f(st.wallMs, 1) : ''} | ${st?.minWallMs ? f(st.minWallMs, 1) : ''} | ` +
@@ -213,7 +219,7 @@ export function writeReport(result, dir) {
   appendFileSync(history, `| ${result.date.slice(0, 16).replace('T', ' ')} | ${result.machine.commit} | ${result.label || '–'} | ` +
     `${x(e.anonymous?.cpuOursVsJose)} | ${x(e.anonymous?.rpsOursVsJose)} | ${x(e.refresh?.cpuOursVsJose)} | ` +
     `${x(e['exchange-rs256']?.cpuOursVsJose)} | ${x(rat.floorOursVsEmptyJs)} | ${f(summary.anonymous?.ours?.cpuUs.median)} | ` +
-    `${kb.toFixed(0)} | ${f(result.startup.ours.overMs?.['empty-js'] ?? result.startup.ours.wallMs - result.startup['empty-js'].wallMs, 1)}` +
+    `${kb.toFixed(0)} | ${result.startup ? f(result.startup.ours.overMs?.['empty-js'] ?? result.startup.ours.wallMs - result.startup['empty-js'].wallMs, 1) : '–'}` +
     `${result.scriptStartup ? ` (script ${f(result.scriptStartup.ours.totalMs, 1)})` : ''} |\n`);
   process.stdout.write(md + '\n');
 }
