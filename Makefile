@@ -36,7 +36,7 @@ deploy:
 	@case "$(ENV)" in staging|production) ;; *) echo "make deploy ENV=staging|production" >&2; exit 2;; esac
 	@$(TOOLCHAIN) && bash scripts/build-worker.sh && "$$NODE" "$$WRANGLER" deploy --env $(ENV)
 
-# Not part of `make test`: about 13 minutes, and its figures are meant to be read, not asserted.
+# Not part of `make test`: about 15 minutes, and its figures are meant to be read, not asserted.
 bench:
 	@$(TOOLCHAIN) && (command -v wrk >/dev/null || { echo "[bench] installing wrk (Debian)" >&2; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk >&2; }) \
