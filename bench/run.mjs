@@ -160,6 +160,7 @@ function machine() {
 }
 
 async function main() {
+  mkdirSync(opts.out, { recursive: true });
   build();
   const secrets = { masterKey: randomBytes(32).toString('base64url'), operatorToken: randomBytes(32).toString('base64url') };
   const idp = await startIdp({ algorithms: ['RS256', 'EdDSA'], maxAge: 86400 });

@@ -41,6 +41,7 @@ export async function measureStartup(paths, secrets) {
   for (const [w, rs] of Object.entries(runs)) {
     out[w] = Object.fromEntries(['wallMs', 'readyMs', 'firstMs', 'cpuMs'].map((k) => [k, median(rs.map((r) => r[k]))]));
     out[w].minWallMs = Math.min(...rs.map((r) => r.wallMs));
+    out[w].starts = rs;
     // Over each floor: the median of the differences within a start (steadier than a difference
     // of medians: a slow moment of the machine falls on both sides).
     out[w].overMs = Object.fromEntries(['empty-js', 'bindings-js'].map((floor) =>

@@ -5,21 +5,22 @@
 // the same six response headers, the same request id and the same log line. Ours against this
 // worker is the cost of the Rust behind the entry; this worker against `empty-js` is the cost of
 // the response and log line every JWKS answer of ours must have (issue #11).
-const VERSION = '0.1.0+0000000';
+const VERSION = '0.1.0'; // ours' X-Token-Exchange-Version when no build revision is set
 const CACHE_CONTROL = 'public, max-age=300';
 const EXPOSE_HEADERS = 'Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset';
 const PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|introspect|\.well-known\/jwks\.json)$/;
 const JWKS = JSON.stringify({
   keys: [{
     kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
-    kid: 'sk_6f1c2b9e0d4a4c3f8e7b5a1d', alg: 'EdDSA', use: 'sig',
+    kid: 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k', // an RFC 7638 thumbprint, as ours' kids alg: 'EdDSA', use: 'sig',
   }],
 });
 const ID_BYTES = new Uint8Array(8);
 const ID_VIEW = new DataView(ID_BYTES.buffer);
 
+// `async`, as ours' entry `fetch` is: the same promise per answer.
 export default {
-  fetch(request) {
+  async fetch(request) {
     const url = request.url;
     const slash = url.indexOf('/', url.indexOf('//') + 2);
     const query = url.indexOf('?', slash);
