@@ -10,26 +10,21 @@
 //! its revocation check (the full path answers `{"active": false}`). Nothing here has a side
 //! effect, so declining at any point is safe.
 
-use std::rc::Rc;
-
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use web_sys::CryptoKey;
 use worker::Env;
 
-use super::{bytes, optional, shared_with, warm_org};
-use crate::body::parse_params;
+use super::{bytes, optional, Warm};
 use crate::introspection::{active, inactive, Candidate, Vouched};
 use crate::refresh_token::PREFIX;
 use crate::secret::{bearer_token, secrets_equal};
-use crate::worker::org_cache::{now_ms, OrgContext};
+use crate::worker::org_cache::now_ms;
 use crate::worker::{config, shards, webcrypto};
 
 #[wasm_bindgen]
 pub struct IntrospectionIssue {
-    ctx: Rc<OrgContext>,
-    cors_origin: Option<String>,
-    issuer: String,
+    warm: Warm,
     candidate: Option<Candidate>,
     verify_key: CryptoKey,
     vouched: Option<Vouched>,
@@ -46,26 +41,19 @@ pub fn hot_introspect(
     authorization: Option<String>,
     body: &[u8],
 ) -> Option<IntrospectionIssue> {
-    let ctx = warm_org(org)?;
-    let cors_origin = shared_with(&ctx, origin)?;
+    let warm = Warm::open(env, org, request_origin, origin, content_type, body)?;
     let presented = authorization.as_deref().and_then(bearer_token)?;
     if !secrets_equal(presented, &config::operator_token(env).ok()?) {
         return None;
     }
-    let params = parse_params(content_type.as_deref(), body).ok()?;
-    let token = params.require("token").ok()?;
+    let token = warm.params.require("token").ok()?;
     if token.starts_with(PREFIX) {
         return None;
     }
-    let candidate = Candidate::parse(token, &ctx.own_jwks, &ctx.org_keys)?;
+    let candidate = Candidate::parse(token, &warm.ctx.own_jwks, &warm.ctx.org_keys)?;
     let verify_key = webcrypto::cached_ed25519_key(&candidate.public_key)?;
-    let issuer = ctx
-        .record
-        .issuer(&config::issuer_origin_of(env, request_origin));
     Some(IntrospectionIssue {
-        ctx,
-        cors_origin,
-        issuer,
+        warm,
         candidate: Some(candidate),
         verify_key,
         vouched: None,
@@ -93,10 +81,10 @@ impl IntrospectionIssue {
     /// full path must answer.
     pub fn verified(&mut self) -> Option<Array> {
         let candidate = self.candidate.take()?;
+        let ctx = &self.warm.ctx;
         let vouched =
-            candidate.vouch_verified(&self.ctx.org_keys, &self.issuer, now_ms() / 1000)?;
-        let (shard, body) =
-            shards::check_request(&self.ctx.record.id, vouched.facts.clone()).ok()?;
+            candidate.vouch_verified(&ctx.org_keys, &self.warm.issuer, now_ms() / 1000)?;
+        let (shard, body) = shards::check_request(&ctx.record.id, vouched.facts.clone()).ok()?;
         self.vouched = Some(vouched);
         Some(
             [JsValue::from_str(&shard), JsValue::from_str(&body)]
@@ -108,7 +96,7 @@ impl IntrospectionIssue {
     /// The CORS origin the response is shared with (`undefined`: none).
     #[wasm_bindgen(getter)]
     pub fn cors(&self) -> JsValue {
-        optional(self.cors_origin.as_deref())
+        optional(self.warm.cors_origin.as_deref())
     }
 
     /// The response body, from the shard's answer; `undefined` when the answer is not one (the

@@ -79,8 +79,8 @@ fn shared_with(ctx: &OrgContext, origin: Option<String>) -> Option<Option<String
     }
 }
 
-/// What every hot issuance shares: the warm org, the parsed body, the origin it answers (CORS),
-/// its issuer, and its admission under the org's monthly quota.
+/// What every hot request shares: the warm org, the parsed body, the origin it answers (CORS),
+/// its issuer, and, for an issuance, its admission under the org's monthly quota.
 struct Warm {
     ctx: Rc<OrgContext>,
     params: Params,
@@ -90,9 +90,8 @@ struct Warm {
 }
 
 impl Warm {
-    /// A request to a warm org that can issue (a signing key, a refresh-token key), from an origin
-    /// it allows, with a body that parses. Nothing counted yet.
-    fn begin(
+    /// A request to a warm org, from an origin it allows, with a body that parses.
+    fn open(
         env: &Env,
         org: &str,
         request_origin: &str,
@@ -103,8 +102,6 @@ impl Warm {
         let ctx = warm_org(org)?;
         let cors_origin = shared_with(&ctx, origin)?;
         let params = parse_params(content_type.as_deref(), body).ok()?;
-        sessions::signer(&ctx).ok()?;
-        ctx.refresh_keys.first()?;
         let issuer = ctx
             .record
             .issuer(&config::issuer_origin_of(env, request_origin));
@@ -115,6 +112,22 @@ impl Warm {
             issuer,
             admission: None,
         })
+    }
+
+    /// [`open`](Self::open), for an org that can issue (a signing key, a refresh-token key).
+    /// Nothing counted yet.
+    fn begin(
+        env: &Env,
+        org: &str,
+        request_origin: &str,
+        origin: Option<String>,
+        content_type: Option<String>,
+        body: &[u8],
+    ) -> Option<Self> {
+        let warm = Self::open(env, org, request_origin, origin, content_type, body)?;
+        sessions::signer(&warm.ctx).ok()?;
+        warm.ctx.refresh_keys.first()?;
+        Some(warm)
     }
 
     /// Counts the issuance against the org's monthly quota, when it has one. `None` when the full
