@@ -6,11 +6,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 
-const COMPATIBILITY_DATE = '2026-11-01';
+export const COMPATIBILITY_DATE = '2026-11-01';
 const socket = [{ host: '127.0.0.1', port: 0 }];
 
-/** A worker bundle built by worker-build: build/index.js and its wasm, behind `entry` if given. */
-function rustModules(buildDir, entry) {
+/** A worker bundle built by worker-build: build/index.js and its wasm, behind ours' entry module if the build has one. */
+export function rustModules(buildDir) {
+  const entry = existsSync(join(buildDir, 'entry.mjs')) ? 'entry.mjs' : undefined;
   return {
     modules: [
       ...(entry ? [{ type: 'ESModule', path: join(buildDir, entry) }] : []),
@@ -40,7 +41,7 @@ export async function startCluster(paths, secrets, { only, inspectorPort } = {})
     },
   };
   const ours = (buildDir) => ({
-    ...rustModules(buildDir, existsSync(join(buildDir, 'entry.mjs')) ? 'entry.mjs' : undefined),
+    ...rustModules(buildDir),
     ...storage,
     // dev: the benchmark's upstream identity provider is served over plain http on 127.0.0.1.
     bindings: {

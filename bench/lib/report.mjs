@@ -1,6 +1,7 @@
 // The benchmark's output: bench/results/latest.{md,svg,json} and one row of history.md.
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { median } from './stats.mjs';
 
 const WORKER_ORDER = ['ours', 'ours-b', 'jose', 'jwks-js', 'empty-js', 'empty-js-log', 'empty-rust'];
 // The size and startup table also has the storage floor, a startup-only worker.
@@ -8,7 +9,6 @@ const STARTUP_ORDER = ['ours', 'jose', 'empty-js', 'bindings-js', 'empty-rust'];
 const COLORS = { ours: '#d9480f', 'ours-b': '#f59f00', jose: '#1c7ed6', 'empty-js': '#868e96', 'empty-js-log': '#adb5bd', 'jwks-js': '#ced4da', 'empty-rust': '#495057' };
 
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const spread = (xs) => ({ min: sorted(xs)[0], median: median(xs), max: sorted(xs).at(-1) });
 
 /** Per endpoint and worker: min/median/max over rounds of each figure. */

@@ -11,35 +11,26 @@
 //               (the second of two, same process, just before): the modules' evaluation
 // Workers interleaved, rotated every start; each figure minus empty-js's of the same start, then
 // the median over starts, so that the machine's drift falls on both sides of each difference.
-import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { COMPATIBILITY_DATE, rustModules } from './cluster.mjs';
+import { median } from './stats.mjs';
 
 const STARTS = 15;
-const COMPATIBILITY_DATE = '2026-11-01';
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Each worker's modules: its main module first. */
 function workerModules(paths) {
-  const js = (file) => ({ root: dirname(file), modules: [{ type: 'ESModule', path: file }] });
-  const rust = (dir, entry) => ({
-    root: dir,
-    modules: [
-      ...(entry ? [{ type: 'ESModule', path: join(dir, entry) }] : []),
-      { type: 'ESModule', path: join(dir, 'index.js') },
-      { type: 'CompiledWasm', path: join(dir, 'index_bg.wasm') },
-    ],
-  });
+  const js = (file) => ({ modulesRoot: dirname(file), modules: [{ type: 'ESModule', path: file }] });
   return {
     'empty-js': js(paths.emptyJs),
     jose: js(paths.jose),
-    'empty-rust': rust(paths.emptyRustBuild),
-    ours: rust(paths.oursBuild, existsSync(join(paths.oursBuild, 'entry.mjs')) ? 'entry.mjs' : undefined),
+    'empty-rust': rustModules(paths.emptyRustBuild),
+    ours: rustModules(paths.oursBuild),
   };
 }
 
-async function startOnce({ root, modules }) {
+async function startOnce({ modulesRoot: root, modules }) {
   const main = `./${basename(modules[0].path)}`;
   const wrapper = `export default { async fetch(request) {
     if (new URL(request.url).pathname === '/import') await import(${JSON.stringify(main)});

@@ -16,11 +16,11 @@
 // then: V8 compiles wasm lazily).
 import { performance } from 'node:perf_hooks';
 import { startCluster, cpuMs } from './cluster.mjs';
+import { median } from './stats.mjs';
 
 const STARTS = 7;
 const WORKERS = ['empty-js', 'bindings-js', 'empty-rust', 'ours', 'jose'];
 const FIRST_PATH = { ours: '/orgs/none/.well-known/jwks.json' };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function measureStartup(paths, secrets) {
   const runs = Object.fromEntries(WORKERS.map((w) => [w, []]));
