@@ -32,7 +32,7 @@ pub fn hot_anonymous(
     body: &[u8],
     client_ip: Option<String>,
 ) -> Option<AnonymousIssue> {
-    let warm = Warm::begin(env, org, request_origin, origin, content_type, body)?;
+    let warm = Warm::open(env, org, request_origin, origin, content_type, body)?.issuing()?;
     let device_id = sessions::anonymous_device(&warm.ctx, &warm.params)
         .ok()?
         .map(str::to_owned);

@@ -41,7 +41,7 @@ pub fn hot_exchange(
     content_type: Option<String>,
     body: &[u8],
 ) -> Option<ExchangeIssue> {
-    let warm = Warm::begin(env, org, request_origin, origin, content_type, body)?;
+    let warm = Warm::open(env, org, request_origin, origin, content_type, body)?.issuing()?;
     let req = ExchangeRequest::parse(&warm.params).ok()?;
     if req.actor_token.is_some() {
         return None;

@@ -114,20 +114,12 @@ impl Warm {
         })
     }
 
-    /// [`open`](Self::open), for an org that can issue (a signing key, a refresh-token key).
-    /// Nothing counted yet.
-    fn begin(
-        env: &Env,
-        org: &str,
-        request_origin: &str,
-        origin: Option<String>,
-        content_type: Option<String>,
-        body: &[u8],
-    ) -> Option<Self> {
-        let warm = Self::open(env, org, request_origin, origin, content_type, body)?;
-        sessions::signer(&warm.ctx).ok()?;
-        warm.ctx.refresh_keys.first()?;
-        Some(warm)
+    /// The opened request, if its org can issue (a signing key, a refresh-token key). Nothing
+    /// counted yet.
+    fn issuing(self) -> Option<Self> {
+        sessions::signer(&self.ctx).ok()?;
+        self.ctx.refresh_keys.first()?;
+        Some(self)
     }
 
     /// Counts the issuance against the org's monthly quota, when it has one. `None` when the full

@@ -47,7 +47,7 @@ pub fn hot_refresh(
     content_type: Option<String>,
     body: &[u8],
 ) -> Option<RefreshIssue> {
-    let warm = Warm::begin(env, org, request_origin, origin, content_type, body)?;
+    let warm = Warm::open(env, org, request_origin, origin, content_type, body)?.issuing()?;
     if warm.params.get("grant_type") != Some("refresh_token") {
         return None;
     }
