@@ -19,37 +19,95 @@
 import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 
 const rust = Rust.prototype;
-const [VERSION, DOCUMENT_CACHE_CONTROL, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS, SERVER_ERROR] = rust.hot_constants();
-const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(sessions\/anonymous|token|introspect|\.well-known\/jwks\.json)$/;
+const [VERSION, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS, SERVER_ERROR] = rust.hot_constants();
+const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(token|introspect)$/;
 
 export default {
   async fetch(request, env, ctx) {
     const { origin, path } = split(request.url);
     const hot = HOT_PATH.exec(path);
-    if (hot) {
+    if (hot !== null && request.method === 'POST') {
       const started = Date.now();
       const org = hot[1];
-      const serve = HOT_POSTS[hot[2]];
-      if (serve !== undefined && request.method === 'POST') {
-        const body = await readBody(request);
-        if (body === undefined) return full(request, env, ctx);
-        const declined = () => full(new Request(request, { body }), env, ctx);
-        return serve({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
-      }
-      if (hot[2] === '.well-known/jwks.json' && request.method === 'GET') {
-        const body = rust.hot_jwks(org);
-        if (body !== undefined) {
-          return respond(request, started, 'jwks', org, 200, body, {
-            'cache-control': DOCUMENT_CACHE_CONTROL,
-            'access-control-allow-origin': '*',
-            'access-control-expose-headers': EXPOSE_HEADERS,
-          });
-        }
-      }
+      const body = await readBody(request);
+      if (body === undefined) return full(request, env, ctx);
+      const declined = () => full(new Request(request, { body }), env, ctx);
+      return HOT_POSTS[hot[2]]({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
     }
+    const headers = request.headers;
+    const flow = rust.begin(env, ctx, request.method, request.url, headers.get('origin'), headers.get('content-type'),
+      headers.get('content-length'), headers.get('cf-connecting-ip'), headers.get('cf-ray'));
+    if (flow !== undefined) return drive(flow, request, env);
     return full(request, env, ctx);
   },
 };
+
+/**
+ * Runs a public request's flow (src/flow/, src/worker/driver.rs): performs each effect it names
+ * and answers its reply. An effect that throws is reported as `undefined`; the flow decides what
+ * that means.
+ */
+async function drive(flow, request, env) {
+  let result;
+  for (;;) {
+    const need = flow.next(result);
+    result = undefined;
+    try {
+      switch (need.kind) {
+        case 'reply':
+          console.log(need.log);
+          return new Response(need.body, { status: need.status, headers: need.headers });
+        case 'rust':
+          flow = await rust.perform(flow);
+          break;
+        case 'read_body':
+          result = await readCapped(request, need.limit);
+          break;
+        case 'limit':
+          result = (await env[need.binding].limit({ key: need.key })).success;
+          break;
+        case 'sign_and_seal':
+          result = await signAndSealEffect(need);
+          break;
+      }
+    } catch {}
+  }
+}
+
+/**
+ * The body, read up to `limit + 1` bytes: a declared length was checked by the flow, so it is
+ * read at once; a body of unknown length is read as a stream and left once it passes the limit.
+ */
+async function readCapped(request, limit) {
+  if (request.body === null) return new Uint8Array(0);
+  if (request.headers.get('content-length') !== null) return new Uint8Array(await request.arrayBuffer());
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  while (size <= limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size > limit) reader.cancel().catch(() => {});
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** A `sign_and_seal` effect: the access token's Ed25519 signature and the refresh token's AES-GCM seal. */
+async function signAndSealEffect({ signKey, input, sealKey, iv, aad, plaintext }) {
+  const [signature, sealed] = await Promise.all([
+    crypto.subtle.sign('Ed25519', signKey, input),
+    crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
+  ]);
+  return { signature: new Uint8Array(signature), sealed: new Uint8Array(sealed) };
+}
 
 /**
  * `scheme://host[:port]` and the path of an absolute request URL (what the runtime gives), without
@@ -104,7 +162,7 @@ function full(request, env, ctx) {
  * The hot POST endpoints. Each gets the request's parts and its body already read (`declined`
  * hands the request, body included, to the full path).
  */
-const HOT_POSTS = { 'sessions/anonymous': anonymousSession, token, introspect };
+const HOT_POSTS = { token, introspect };
 
 /** The body of a hot POST, or `undefined` when it is too large (the full path answers 413). */
 async function readBody(request) {
@@ -112,39 +170,6 @@ async function readBody(request) {
   if (length !== null && !(Number(length) <= Number(MAX_BODY_BYTES))) return undefined;
   if (length === '0' || request.body === null) return new Uint8Array(0);
   return new Uint8Array(await request.arrayBuffer());
-}
-
-async function anonymousSession({ request, env, ctx, org, requestOrigin, started, body, declined }) {
-  const headers = request.headers;
-  const issue = rust.hot_anonymous(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'),
-    body, headers.get('cf-connecting-ip'));
-  if (issue === undefined) return declined();
-  const [binding, rateKey, ...start] = issue.parts;
-  const [cors, quota] = start.slice(6);
-  if (binding !== undefined) {
-    let allowed;
-    try {
-      allowed = (await env[binding].limit({ key: rateKey })).success;
-    } catch {
-      issue.abandon();
-      return declined();
-    }
-    if (!allowed) {
-      const [error, retryAfter] = issue.rate_limited();
-      return respond(request, started, 'anonymous_session', org, 429, error,
-        { ...tokenHeaders(cors), 'retry-after': retryAfter }, 'rate_limit_exceeded');
-    }
-  }
-  let signed;
-  try {
-    signed = await signAndSeal(start);
-  } catch {
-    issue.abandon();
-    return declined();
-  }
-  const tokens = issue.finish(env, ctx, ...signed);
-  if (tokens === undefined) return declined();
-  return respond(request, started, 'anonymous_session', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
 /** The token endpoint: the refresh-token and token-exchange grants (see src/worker/hot/). */

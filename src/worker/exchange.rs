@@ -26,13 +26,13 @@ pub async fn exchange(
     let req = ExchangeRequest::parse(params)?;
     let provider = provider_of(ctx, &req)?;
     let parsed = subject_token::parse(req.subject_token, &provider.settings)?;
-    upstream_keys::verify_signature(env, &ctx.record.id, provider, &parsed).await?;
+    upstream_keys::verify_signature(env, &ctx.org.record.id, provider, &parsed).await?;
     let now = now_ms() / 1000;
     let identity = subject_token::validate(parsed.into_payload(), &provider.settings, now)?;
     let (anonymous_sub, act) = match req.actor_token {
         None => (None, None),
         Some(token) => {
-            let presented = PresentedActor::parse(token, &ctx.own_jwks)?;
+            let presented = PresentedActor::parse(token, &ctx.org.own_jwks)?;
             let signed = webcrypto::verify_ed25519(
                 &presented.public_key,
                 presented.signature(),
@@ -44,7 +44,7 @@ pub async fn exchange(
             }
             let (link, facts) = presented.link(issuer, now)?;
             // One of our own tokens: the one Durable Object call, for its revocation state.
-            if !shards::check(env, &ctx.record.id, facts, None).await? {
+            if !shards::check(env, &ctx.org.record.id, facts, None).await? {
                 return Err(actor::revoked());
             }
             match link {
@@ -76,7 +76,8 @@ pub fn provider_of<'c>(
     req: &ExchangeRequest,
 ) -> Result<&'c ProviderRecord, ApiError> {
     let claimed = subject_token::claimed_issuer(req.subject_token)?;
-    ctx.provider_for_issuer(&claimed)
+    ctx.org
+        .provider_for_issuer(&claimed)
         .ok_or_else(|| ApiError::invalid_request("subject_token: issuer not accepted by this org"))
 }
 
@@ -101,7 +102,7 @@ pub fn exchanged_session(
         req.audience,
         req.resource,
         &provider.settings,
-        &ctx.record.audiences(issuer),
+        &ctx.org.record.audiences(issuer),
     )?;
     let claims = policy::mapped_claims(&identity.claims, &provider.settings.claim_mapping)?;
     Ok(ExchangedStart {
@@ -119,8 +120,8 @@ pub fn exchanged_session(
 }
 
 /// The token response of an exchange: a session's, with `issued_token_type`.
-pub fn token_body(issued: &sessions::Issued, session: &RefreshPayload) -> String {
-    sessions::token_body(
+pub fn token_body(issued: &crate::issuance::Issued, session: &RefreshPayload) -> String {
+    crate::issuance::token_body(
         issued,
         session,
         &session.scope,

@@ -1,93 +1,41 @@
-//! Response building and request reading: the one place an `ApiError` becomes HTTP.
+//! Reading requests and turning a [`Reply`] into a workers-rs `Response` (the replies themselves,
+//! errors included, are built by `crate::reply`).
 
 use worker::{Headers, Request, Response};
 
 use crate::api_error::ApiError;
 use crate::body::{parse_params, Params, MAX_BODY_BYTES};
-use crate::cors;
+pub use crate::reply::Caching;
+use crate::reply::{Cors, Reply};
 
-/// How a response may be cached.
-#[derive(Clone, Copy)]
-pub enum Caching {
-    /// Token responses and errors: `no-store` (RFC 6749 §5.1).
-    NoStore,
-    /// Public documents (JWKS, metadata): cacheable by the edge and by verifiers for `max_age` seconds.
-    Public { max_age: u32 },
-}
-
-impl Caching {
-    /// The `Cache-Control` value.
-    pub fn header_value(self) -> String {
-        match self {
-            Self::NoStore => "no-store".to_owned(),
-            Self::Public { max_age } => format!("public, max-age={max_age}"),
-        }
+/// The reply as a workers-rs response.
+pub fn response(reply: Reply) -> Response {
+    let headers = Headers::new();
+    for (name, value) in &reply.headers {
+        let _ = headers.append(name, value);
+    }
+    let builder = Response::builder()
+        .with_status(reply.status)
+        .with_headers(headers);
+    match reply.body {
+        Some(body) => builder.fixed(body.into_bytes()),
+        None => builder.empty(),
     }
 }
 
-/// What browser code may read of a response: what tells it when to retry.
-pub const EXPOSE_HEADERS: &str =
-    "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset";
-
-/// Which origin, if any, a response is shared with (CORS).
-#[derive(Clone, Debug, Default)]
-pub enum CorsGrant {
-    #[default]
-    None,
-    /// Public documents: any origin may read them.
-    Any,
-    /// An org endpoint, answering an origin the org allows.
-    Origin(String),
-}
-
-impl CorsGrant {
-    pub fn apply(&self, headers: &mut Headers) {
-        let origin = match self {
-            Self::None => return,
-            Self::Any => "*",
-            Self::Origin(o) => {
-                let _ = headers.append("Vary", "Origin");
-                o.as_str()
-            }
-        };
-        let _ = headers.set("Access-Control-Allow-Origin", origin);
-        let _ = headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS);
+/// Shares an answered response with `cors`'s origin.
+pub fn share(headers: &mut Headers, cors: &Cors) {
+    for (name, value) in cors.headers() {
+        let _ = headers.set(name, &value);
     }
 }
 
 pub fn json(status: u16, body: String, caching: Caching) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("Content-Type", "application/json");
-    let _ = headers.set("Cache-Control", &caching.header_value());
-    if matches!(caching, Caching::NoStore) {
-        let _ = headers.set("Pragma", "no-cache");
-    }
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers)
-        .fixed(body.into_bytes())
+    response(Reply::json(status, body, caching))
 }
 
 pub fn error(e: &ApiError) -> Response {
-    let mut resp = json(e.status(), e.to_json(), Caching::NoStore);
-    let headers = resp.headers_mut();
-    match e {
-        ApiError::MethodNotAllowed { allow } => {
-            let _ = headers.set("Allow", allow);
-        }
-        ApiError::InvalidToken(_) => {
-            let _ = headers.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        }
-        ApiError::RateLimited { retry_after, .. } => {
-            let _ = headers.set("Retry-After", &retry_after.to_string());
-        }
-        ApiError::InsufficientScope(scope) => {
-            let value = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
-            let _ = headers.set("WWW-Authenticate", &value);
-        }
-        _ => {}
-    }
-    resp
+    response(Reply::error(e))
 }
 
 /// 204 for a deletion, not to be stored.
@@ -97,25 +45,12 @@ pub fn no_content() -> Response {
 
 /// An empty answer with `status`, not to be stored (RFC 7009's 200).
 pub fn empty(status: u16) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("Cache-Control", "no-store");
-    let _ = headers.set("Pragma", "no-cache");
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers)
-        .empty()
+    response(Reply::empty(status))
 }
 
 /// The answer to an allowed CORS preflight.
 pub fn preflight() -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("Access-Control-Allow-Methods", cors::ALLOW_METHODS);
-    let _ = headers.set("Access-Control-Allow-Headers", cors::ALLOW_HEADERS);
-    let _ = headers.set("Access-Control-Max-Age", cors::MAX_AGE_SECS);
-    Response::builder()
-        .with_status(204)
-        .with_headers(headers)
-        .empty()
+    response(Reply::preflight())
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {

@@ -26,15 +26,15 @@ pub async fn introspect(
     params: &Params,
     issuer: &str,
 ) -> Result<Response, ApiError> {
-    principal.authorize(&ctx.record.id, AdminScope::TokensIntrospect)?;
+    principal.authorize(&ctx.org.record.id, AdminScope::TokensIntrospect)?;
     let token = params.require("token")?;
     let now = now_ms() / 1000;
     let answer = if token.starts_with(PREFIX) {
         refresh_token(env, ctx, token, issuer, now).await?
     } else {
-        match vouch(token, &ctx.own_jwks, &ctx.org_keys, issuer, now).await {
+        match vouch(token, &ctx.org.own_jwks, &ctx.org.org_keys, issuer, now).await {
             Some(v) => {
-                if shards::check(env, &ctx.record.id, v.facts, None).await? {
+                if shards::check(env, &ctx.org.record.id, v.facts, None).await? {
                     active(&v.claims, "Bearer")
                 } else {
                     inactive()
@@ -58,9 +58,9 @@ async fn refresh_token(
     let Ok(session) = sessions::open(ctx, token).await else {
         return Ok(inactive());
     };
-    let usable = session.check(&ctx.record.id, now).is_ok()
+    let usable = session.check(&ctx.org.record.id, now).is_ok()
         && session
-            .check_idle(now, ctx.record.settings.session_idle_ttl_secs)
+            .check_idle(now, ctx.org.record.settings.session_idle_ttl_secs)
             .is_ok();
     if !usable {
         return Ok(inactive());
@@ -71,7 +71,7 @@ async fn refresh_token(
         issued_at: session.auth_time,
         ..TokenFacts::default()
     };
-    if !shards::check(env, &ctx.record.id, facts, Some(session.generation)).await? {
+    if !shards::check(env, &ctx.org.record.id, facts, Some(session.generation)).await? {
         return Ok(inactive());
     }
     Ok(active(&refresh_claims(&session, issuer), "refresh_token"))

@@ -5,13 +5,13 @@
 
 use std::cell::RefCell;
 
-use worker::{Context, Env, Headers, Request};
+use worker::{Context, Env};
 
 use super::http;
 use super::org_cache::{now_ms, OrgContext};
 use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;
-use crate::limits::{quota_month, Admission, QuotaCounter, RATE_PERIOD_SECS};
+use crate::limits::{quota_month, Admission, QuotaCounter};
 use crate::org::OrgId;
 
 /// The Durable Object namespace binding of the usage objects.
@@ -23,52 +23,23 @@ thread_local! {
         RefCell::new(BoundedMap::new(4096));
 }
 
-/// Refuses a new anonymous session over the org's per-IP limit (429, `Retry-After`).
-pub async fn limit_anonymous(env: &Env, ctx: &OrgContext, req: &Request) -> Result<(), ApiError> {
-    let tier = ctx.record.settings.anonymous_rate_limit;
-    let Some(binding) = tier.binding() else {
-        return Ok(());
-    };
-    let limiter = env.rate_limiter(binding).map_err(|_| {
-        ApiError::Misconfigured(format!("rate limiting binding {binding} is missing"))
-    })?;
-    let ip = http::header(req, "CF-Connecting-IP");
-    let outcome = limiter
-        .limit(anonymous_rate_key(ctx, ip.as_deref()))
-        .await
-        .map_err(|_| ApiError::Internal)?;
-    if outcome.success {
-        Ok(())
-    } else {
-        Err(anonymous_rate_exceeded(ctx))
-    }
-}
-
-/// The per-IP limiter's key of a new anonymous session: the org and the client address.
-pub fn anonymous_rate_key(ctx: &OrgContext, ip: Option<&str>) -> String {
-    format!("{}:{}", ctx.record.id.as_str(), ip.unwrap_or("unknown"))
-}
-
-/// The 429 of a client over the org's per-IP limit on new anonymous sessions.
-pub fn anonymous_rate_exceeded(ctx: &OrgContext) -> ApiError {
-    let tier = ctx.record.settings.anonymous_rate_limit;
-    ApiError::RateLimited {
-        retry_after: RATE_PERIOD_SECS,
-        message: format!(
-            "too many new anonymous sessions from this address: {} per minute",
-            tier.per_minute().unwrap_or(0)
-        ),
-    }
-}
-
 /// Counts one issuance against the org's monthly quota; 429 when it is used up. `None` for an
-/// unlimited org. The first metered request of an org in an isolate reads the month's total.
+/// unlimited org.
 pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, ApiError> {
-    let Some(limit) = ctx.record.settings.quota() else {
-        return Ok(None);
-    };
-    let org = &ctx.record.id;
-    if let Some(admitted) = admit_counted(ctx, limit) {
+    match ctx.org.record.settings.quota() {
+        Some(limit) => admit_loading(env, &ctx.org.record.id, limit).await,
+        None => Ok(None),
+    }
+}
+
+/// [`admit_counted`], reading the month's total first when this isolate has not (the first
+/// metered request of an org in an isolate).
+pub async fn admit_loading(
+    env: &Env,
+    org: &OrgId,
+    limit: u64,
+) -> Result<Option<Admission>, ApiError> {
+    if let Some(admitted) = admit_counted(org, limit) {
         return admitted;
     }
     let (month, _) = quota_month(now_ms() / 1000);
@@ -78,17 +49,17 @@ pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, Api
             .get_or_insert_with(org.clone(), QuotaCounter::default)
             .load(&month, total, now_ms());
     });
-    admit_counted(ctx, limit).unwrap_or(Err(ApiError::Internal))
+    admit_counted(org, limit).unwrap_or(Err(ApiError::Internal))
 }
 
 /// Admits against the isolate's counter without awaiting anything; `None` when this isolate has
 /// not read the org's total for the current month yet.
-pub fn admit_counted(ctx: &OrgContext, limit: u64) -> Option<Result<Option<Admission>, ApiError>> {
+pub fn admit_counted(org: &OrgId, limit: u64) -> Option<Result<Option<Admission>, ApiError>> {
     let now = now_ms() / 1000;
     let (month, reset) = quota_month(now);
     COUNTERS.with(|c| {
         let mut c = c.borrow_mut();
-        let counter = c.get_mut(&ctx.record.id).filter(|q| q.month == month)?;
+        let counter = c.get_mut(org).filter(|q| q.month == month)?;
         let admission = counter.admit(&month, reset, limit, now_ms());
         Some(if admission.allowed {
             Ok(Some(admission))
@@ -130,13 +101,6 @@ pub fn flush_if_due(env: &Env, worker_ctx: &Context, org: &OrgId) {
             }
         });
     });
-}
-
-/// The quota headers of a metered response.
-pub fn headers(headers: &Headers, a: &Admission) {
-    let _ = headers.set("X-RateLimit-Limit", &a.limit.to_string());
-    let _ = headers.set("X-RateLimit-Remaining", &a.remaining.to_string());
-    let _ = headers.set("X-RateLimit-Reset", &a.reset.to_string());
 }
 
 async fn add_usage(env: &Env, org: &OrgId, month: &str, n: u64) -> Result<u64, ApiError> {

@@ -4,7 +4,7 @@
 mod admin;
 mod auth;
 mod config;
-mod documents;
+mod driver;
 mod exchange;
 mod health;
 mod hot;
@@ -29,17 +29,17 @@ use worker::{console_log, event, Context, Env, Request, Response};
 use crate::api_error::ApiError;
 use crate::cors::allowed_origin;
 use crate::exchange::request::GRANT_TYPE;
+use crate::reply::{quota_headers, Cors};
 use crate::request_log::{request_id, version, LogLine};
 use crate::request_url::RequestUrl;
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
-use http::CorsGrant;
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = org_cache::now_ms();
     let random: [u8; 8] = webcrypto::random().unwrap_or_default();
     let request_id = request_id(http::header(&req, "cf-ray").as_deref(), &random);
-    let mut cors = CorsGrant::None;
+    let mut cors = Cors::None;
     let mut route = None;
     let result = serve(&mut req, &env, &ctx, &mut cors, &mut route).await;
     let outcome = match &result {
@@ -47,7 +47,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Err(e) => e.code(),
     };
     let mut response = result.unwrap_or_else(|e| http::error(&e));
-    cors.apply(response.headers_mut());
+    http::share(response.headers_mut(), &cors);
     let headers = response.headers_mut();
     let _ = headers.set("X-Request-Id", &request_id);
     let _ = headers.set(
@@ -72,7 +72,7 @@ async fn serve(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-    cors: &mut CorsGrant,
+    cors: &mut Cors,
     logged: &mut Option<Route>,
 ) -> Result<Response, ApiError> {
     let raw_url = req.inner().url();
@@ -111,7 +111,7 @@ async fn metered(
     ctx: &org_cache::OrgContext,
     issue: impl std::future::Future<Output = Result<Response, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let org = &ctx.record.id;
+    let org = &ctx.org.record.id;
     let admission = metering::admit(env, ctx).await?;
     let result = issue.await;
     if admission.is_some() && result.is_err() {
@@ -120,7 +120,10 @@ async fn metered(
     metering::flush_if_due(env, worker_ctx, org);
     let mut response = result?;
     if let Some(a) = &admission {
-        metering::headers(response.headers_mut(), a);
+        let headers = response.headers_mut();
+        for (name, value) in quota_headers(a) {
+            let _ = headers.set(name, &value);
+        }
     }
     Ok(response)
 }
@@ -131,10 +134,10 @@ async fn grant_cors(
     req: &Request,
     env: &Env,
     route: &Route,
-    cors: &mut CorsGrant,
+    cors: &mut Cors,
 ) -> Result<(), ApiError> {
     if matches!(route.endpoint, Endpoint::Metadata | Endpoint::Jwks) {
-        *cors = CorsGrant::Any;
+        *cors = Cors::Any;
         return Ok(());
     }
     let Some(origin) = http::header(req, "Origin") else {
@@ -142,10 +145,10 @@ async fn grant_cors(
     };
     let ctx = org_cache::get(env, &route.org).await?;
     let allowed =
-        allowed_origin(&origin, &ctx.record.settings.allowed_origins).ok_or_else(|| {
+        allowed_origin(&origin, &ctx.org.record.settings.allowed_origins).ok_or_else(|| {
             ApiError::AccessDenied(format!("origin {origin} is not allowed for this org"))
         })?;
-    *cors = CorsGrant::Origin(allowed.to_owned());
+    *cors = Cors::Origin(allowed.to_owned());
     Ok(())
 }
 
@@ -157,16 +160,8 @@ async fn serve_public(
     url: &RequestUrl<'_>,
 ) -> Result<Response, ApiError> {
     let ctx = org_cache::get(env, &route.org).await?;
-    let issuer = ctx.record.issuer(&config::issuer_origin(env, url));
+    let issuer = ctx.org.record.issuer(&config::issuer_origin(env, url));
     match route.endpoint {
-        Endpoint::Metadata => Ok(documents::metadata(&ctx, &issuer)),
-        Endpoint::Jwks => Ok(documents::jwks(&ctx)),
-        Endpoint::AnonymousSession => {
-            let params = http::read_params(req).await?;
-            metering::limit_anonymous(env, &ctx, req).await?;
-            let issue = sessions::create_anonymous(&ctx, &params, &issuer);
-            boxed(metered(env, worker_ctx, &ctx, issue)).await
-        }
         Endpoint::Token => {
             let params = http::read_params(req).await?;
             let grant = params.require("grant_type")?;
@@ -197,6 +192,7 @@ async fn serve_public(
             ))
             .await
         }
+        // The anonymous session, the JWKS and the metadata are flows (`driver`): never here.
         _ => Err(ApiError::NotFound),
     }
 }

@@ -12,13 +12,10 @@ use super::config::Keyring;
 use super::{config, kv, sealing, webcrypto};
 use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;
-use crate::jose::header::encode_ed25519_header;
-use crate::jose::jwk::Jwks;
-use crate::org::{OrgId, OrgRecord};
-use crate::org_key::OrgKeyRecord;
-use crate::provider::ProviderRecord;
+use crate::org::OrgId;
+use crate::org_state::OrgState;
 use crate::secret::REFRESH_TOKEN_INFO_PREFIX;
-use crate::signing_key::{pkcs8_from_seed, seed_aad, signing_key, SigningKeyRecord};
+use crate::signing_key::{pkcs8_from_seed, seed_aad, SigningKeyRecord};
 
 /// How long an isolate trusts what it loaded. Changes made through this isolate apply at once;
 /// other isolates see them within this time.
@@ -28,35 +25,15 @@ const MISSING_TTL_MS: u64 = 5_000;
 /// Bound on cached orgs per isolate.
 const MAX_ENTRIES: usize = 1024;
 
-pub struct Signer {
-    /// base64url of `{"alg":"EdDSA","typ":"at+jwt","kid":...}`, computed once.
-    pub encoded_header: String,
-    pub key: CryptoKey,
-}
-
+/// An org as a request sees it: its state (pure data, shared with the flows) and the WebCrypto
+/// keys imported for it.
 pub struct OrgContext {
-    pub record: OrgRecord,
-    pub signer: Option<Signer>,
-    pub jwks_json: String,
-    /// The published signing keys alone: what verifies tokens this worker issued for the org.
-    pub own_jwks: Jwks,
+    pub org: Rc<OrgState>,
+    /// The active signing key (`org.signing`), imported for signing.
+    pub signing_key: Option<CryptoKey>,
     /// Refresh-token keys: the current master key's first (it seals), then during a rotation the
     /// previous one's (it still opens).
     pub refresh_keys: Vec<CryptoKey>,
-    /// Identity providers, by id.
-    pub providers: Vec<ProviderRecord>,
-    /// Active org keys: tokens an org's servers mint with them can be introspected.
-    pub org_keys: Vec<OrgKeyRecord>,
-}
-
-impl OrgContext {
-    pub fn provider(&self, id: &str) -> Option<&ProviderRecord> {
-        self.providers.iter().find(|p| p.id == id)
-    }
-
-    pub fn provider_for_issuer(&self, issuer: &str) -> Option<&ProviderRecord> {
-        self.providers.iter().find(|p| p.settings.issuer == issuer)
-    }
 }
 
 enum Entry {
@@ -130,32 +107,13 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
     let ring = config::keyring(env).await?;
     let keys = kv::list_signing_keys(&store, org).await?;
     let org_keys = kv::list_org_keys(&store, org).await?;
-    let now = now_ms() / 1000;
-    // Signing keys while they may have live tokens; org keys while active, so tokens an org's
-    // servers mint with them verify against the same JWKS.
-    let own_jwks = Jwks {
-        keys: keys
-            .iter()
-            .filter(|k| k.is_published(now))
-            .filter_map(|k| k.public_jwk().ok())
-            .collect(),
-    };
-    let published: Vec<_> = own_jwks
-        .keys
-        .iter()
-        .cloned()
-        .chain(
-            org_keys
-                .iter()
-                .filter(|k| k.is_active())
-                .filter_map(|k| k.public_jwk()),
-        )
-        .collect();
-    let jwks_json =
-        serde_json::to_string(&Jwks { keys: published }).map_err(|_| ApiError::Internal)?;
     let providers = kv::list_providers(&store, org).await?;
-    let signer = match signing_key(&keys, now) {
-        Some(k) => Some(import_signer(&ring, k).await?),
+    let state = OrgState::new(record, &keys, org_keys, providers, now_ms() / 1000);
+    let signing_key = match &state.signing {
+        Some(header) => match keys.iter().find(|k| k.kid == header.kid) {
+            Some(k) => Some(import_signing_key(&ring, k).await?),
+            None => None,
+        },
         None => None,
     };
     let info = format!("{REFRESH_TOKEN_INFO_PREFIX}{}", org.as_str());
@@ -164,25 +122,17 @@ async fn load(env: &Env, org: &OrgId) -> Result<Option<OrgContext>, ApiError> {
         refresh_keys.push(webcrypto::derive_aes_key(&previous.hkdf, &info).await?);
     }
     Ok(Some(OrgContext {
-        record,
-        signer,
-        jwks_json,
-        own_jwks,
+        org: Rc::new(state),
+        signing_key,
         refresh_keys,
-        providers,
-        org_keys: org_keys.into_iter().filter(|k| k.is_active()).collect(),
     }))
 }
 
-async fn import_signer(ring: &Keyring, k: &SigningKeyRecord) -> Result<Signer, ApiError> {
+async fn import_signing_key(ring: &Keyring, k: &SigningKeyRecord) -> Result<CryptoKey, ApiError> {
     let what = format!("signing key {}", k.kid);
     let seed = sealing::open(ring, &k.sealed_seed, &seed_aad(&k.org, &k.kid), &what).await?;
     let seed: [u8; 32] = seed
         .try_into()
         .map_err(|_| ApiError::Misconfigured(format!("{what} is damaged")))?;
-    let key = webcrypto::import_ed25519_signing_key(&pkcs8_from_seed(&seed)).await?;
-    Ok(Signer {
-        encoded_header: encode_ed25519_header(&k.kid, "at+jwt"),
-        key,
-    })
+    webcrypto::import_ed25519_signing_key(&pkcs8_from_seed(&seed)).await
 }

@@ -26,7 +26,7 @@ pub async fn revoke_own(
 ) -> Result<Response, ApiError> {
     let token = params.require("token")?;
     let now = now_ms() / 1000;
-    let org = &ctx.record.id;
+    let org = &ctx.org.record.id;
     if token.starts_with(crate::refresh_token::PREFIX) {
         if let Ok(session) = sessions::open(ctx, token).await {
             if session.check(org, now).is_ok() {
@@ -34,7 +34,7 @@ pub async fn revoke_own(
                 shards::revoke(env, org, Some(&session.sub), r).await?;
             }
         }
-    } else if let Some(v) = vouch(token, &ctx.own_jwks, &[], issuer, now).await {
+    } else if let Some(v) = vouch(token, &ctx.org.own_jwks, &[], issuer, now).await {
         if let Some(jti) = &v.facts.jti {
             let exp = v.claims.get("exp").and_then(|e| e.as_u64());
             shards::revoke(

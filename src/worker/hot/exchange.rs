@@ -13,10 +13,10 @@ use super::{bytes, Warm};
 use crate::api_error::ApiError;
 use crate::exchange::request::{ExchangeRequest, TOKEN_TYPE_ACCESS_TOKEN};
 use crate::exchange::subject_token;
+use crate::issuance::{prepare_start, Prepared, SessionStart, RANDOM_LEN};
 use crate::jose::jws::ParsedJws;
 use crate::worker::exchange::{exchanged_session, provider_of};
 use crate::worker::org_cache::now_ms;
-use crate::worker::sessions::{self, Prepared, SessionStart, RANDOM_LEN};
 use crate::worker::{upstream_keys, webcrypto};
 
 #[wasm_bindgen]
@@ -48,7 +48,7 @@ pub fn hot_exchange(
     }
     let provider = provider_of(&warm.ctx, &req).ok()?;
     let parsed = subject_token::parse(req.subject_token, &provider.settings).ok()?;
-    let verify_key = upstream_keys::cached_key(&warm.ctx.record.id, provider, &parsed)?;
+    let verify_key = upstream_keys::cached_key(&warm.ctx.org.record.id, provider, &parsed)?;
     let provider = provider.id.clone();
     Some(ExchangeIssue {
         warm: warm.admit()?,
@@ -87,7 +87,7 @@ impl ExchangeIssue {
     fn prepare(&mut self) -> Result<Prepared, ApiError> {
         let (ctx, issuer) = (&self.warm.ctx, &self.warm.issuer);
         let req = ExchangeRequest::parse(&self.warm.params)?;
-        let provider = ctx.provider(&self.provider).ok_or(ApiError::Internal)?;
+        let provider = ctx.org.provider(&self.provider).ok_or(ApiError::Internal)?;
         let subject = self.subject.take().ok_or(ApiError::Internal)?;
         let identity =
             subject_token::validate(subject.into_payload(), &provider.settings, now_ms() / 1000)?;
@@ -99,7 +99,7 @@ impl ExchangeIssue {
             device_id: None,
             exchanged: Some(start.exchanged),
         };
-        sessions::prepare_start(ctx, issuer, session, &random)
+        prepare_start(&ctx.org, issuer, session, now_ms() / 1000, &random)
     }
 
     /// After [`verified`](Self::verified): `[sign key, signing input, seal key, iv, aad,

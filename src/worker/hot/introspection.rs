@@ -50,7 +50,7 @@ pub fn hot_introspect(
     if token.starts_with(PREFIX) {
         return None;
     }
-    let candidate = Candidate::parse(token, &warm.ctx.own_jwks, &warm.ctx.org_keys)?;
+    let candidate = Candidate::parse(token, &warm.ctx.org.own_jwks, &warm.ctx.org.org_keys)?;
     let verify_key = webcrypto::cached_ed25519_key(&candidate.public_key)?;
     Some(IntrospectionIssue {
         warm,
@@ -83,8 +83,9 @@ impl IntrospectionIssue {
         let candidate = self.candidate.take()?;
         let ctx = &self.warm.ctx;
         let vouched =
-            candidate.vouch_verified(&ctx.org_keys, &self.warm.issuer, now_ms() / 1000)?;
-        let (shard, body) = shards::check_request(&ctx.record.id, vouched.facts.clone()).ok()?;
+            candidate.vouch_verified(&ctx.org.org_keys, &self.warm.issuer, now_ms() / 1000)?;
+        let (shard, body) =
+            shards::check_request(&ctx.org.record.id, vouched.facts.clone()).ok()?;
         self.vouched = Some(vouched);
         Some(
             [JsValue::from_str(&shard), JsValue::from_str(&body)]

@@ -18,7 +18,6 @@
 //! cold start. The hot path answers an error itself only after a side effect it must not repeat:
 //! the per-IP limiter's 429, and a refresh the session shard refused.
 
-mod anonymous;
 mod exchange;
 mod introspection;
 mod refresh;
@@ -31,29 +30,22 @@ use web_sys::CryptoKey;
 use worker::Env;
 
 use super::org_cache::{self, OrgContext};
-use super::sessions::{self, Prepared};
+use super::sessions;
 use super::{config, metering};
 use crate::body::{parse_params, Params};
 use crate::cors::allowed_origin;
+use crate::issuance::{token_body, Prepared};
 use crate::limits::Admission;
 use crate::org::OrgId;
 
-/// The org's JWKS document from the isolate cache; `undefined` when the full path must serve.
-#[wasm_bindgen]
-pub fn hot_jwks(org: &str) -> Option<String> {
-    let ctx = warm_org(org)?;
-    Some(ctx.jwks_json.clone())
-}
-
 /// What the entry needs once per isolate, so it stays defined in one place: the version header's
-/// value, the JWKS `Cache-Control`, the CORS `Access-Control-Expose-Headers` value, the body
+/// value, the CORS `Access-Control-Expose-Headers` value, the body
 /// size limit, the session shards' purge period, and the body of a 500.
 #[wasm_bindgen]
 pub fn hot_constants() -> Vec<String> {
     vec![
         crate::request_log::version(option_env!("TX_BUILD_REVISION")),
-        super::documents::cache_control(),
-        super::http::EXPOSE_HEADERS.to_owned(),
+        crate::reply::EXPOSE_HEADERS.to_owned(),
         crate::body::MAX_BODY_BYTES.to_string(),
         super::session_shard::purge_every_ms().to_string(),
         crate::api_error::ApiError::Internal.to_json(),
@@ -74,7 +66,7 @@ fn shared_with(ctx: &OrgContext, origin: Option<String>) -> Option<Option<String
     match origin {
         None => Some(None),
         Some(o) => Some(Some(
-            allowed_origin(&o, &ctx.record.settings.allowed_origins)?.to_owned(),
+            allowed_origin(&o, &ctx.org.record.settings.allowed_origins)?.to_owned(),
         )),
     }
 }
@@ -103,6 +95,7 @@ impl Warm {
         let cors_origin = shared_with(&ctx, origin)?;
         let params = parse_params(content_type.as_deref(), body).ok()?;
         let issuer = ctx
+            .org
             .record
             .issuer(&config::issuer_origin_of(env, request_origin));
         Some(Self {
@@ -117,7 +110,7 @@ impl Warm {
     /// The opened request, if its org can issue (a signing key, a refresh-token key). Nothing
     /// counted yet.
     fn issuing(self) -> Option<Self> {
-        sessions::signer(&self.ctx).ok()?;
+        sessions::signing_key(&self.ctx).ok()?;
         self.ctx.refresh_keys.first()?;
         Some(self)
     }
@@ -125,8 +118,8 @@ impl Warm {
     /// Counts the issuance against the org's monthly quota, when it has one. `None` when the full
     /// path must answer (counter not loaded in this isolate, or the quota is used up).
     fn admit(mut self) -> Option<Self> {
-        if let Some(limit) = self.ctx.record.settings.quota() {
-            self.admission = metering::admit_counted(&self.ctx, limit)?.ok()?;
+        if let Some(limit) = self.ctx.org.record.settings.quota() {
+            self.admission = metering::admit_counted(&self.ctx.org.record.id, limit)?.ok()?;
         }
         Some(self)
     }
@@ -134,7 +127,7 @@ impl Warm {
     /// Takes the admission back: the request issued nothing.
     fn refund(&self) {
         if self.admission.is_some() {
-            metering::refund(&self.ctx.record.id);
+            metering::refund(&self.ctx.org.record.id);
         }
     }
 
@@ -151,7 +144,7 @@ impl Warm {
         self.flush(env, worker_ctx);
         let signature: [u8; 64] = signature.try_into().ok()?;
         let (issued, session) = prepared.finish(&signature, sealed);
-        Some(sessions::token_body(
+        Some(token_body(
             &issued,
             &session,
             &session.scope,
@@ -162,15 +155,16 @@ impl Warm {
     /// After an issuance: the isolate's quota count goes to its Durable Object when due.
     fn flush(&self, env: &Env, worker_ctx: worker::worker_sys::Context) {
         if self.admission.is_some() {
-            metering::flush_if_due(env, &worker::Context::new(worker_ctx), &self.ctx.record.id);
+            metering::flush_if_due(
+                env,
+                &worker::Context::new(worker_ctx),
+                &self.ctx.org.record.id,
+            );
         }
     }
 
     fn sign_key(&self) -> JsValue {
-        self.ctx
-            .signer
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |s| s.key.clone().into())
+        key(self.ctx.signing_key.as_ref())
     }
 
     fn seal_key(&self) -> JsValue {

@@ -12,9 +12,10 @@ use worker::Env;
 use super::{bytes, key, Warm};
 use crate::api_error::ApiError;
 use crate::family::{Decision, RefreshCall};
+use crate::issuance::{self, RefreshPlan, RANDOM_LEN};
 use crate::jose::jws;
 use crate::refresh_token::{self, RefreshPayload};
-use crate::worker::sessions::{self, RefreshPlan, RANDOM_LEN};
+use crate::worker::org_cache::now_ms;
 use crate::worker::{shards, webcrypto};
 
 #[wasm_bindgen]
@@ -74,7 +75,7 @@ impl RefreshIssue {
         [
             keys.into(),
             bytes(&self.iv),
-            bytes(&refresh_token::aad(&ctx.record.id)),
+            bytes(&refresh_token::aad(&ctx.org.record.id)),
             bytes(&self.ciphertext),
         ]
         .into_iter()
@@ -89,7 +90,14 @@ impl RefreshIssue {
         let Ok(random) = webcrypto::random::<RANDOM_LEN>() else {
             return false;
         };
-        self.plan = sessions::plan_refresh(&self.warm.ctx, &self.warm.params, old, &random).ok();
+        self.plan = issuance::plan_refresh(
+            &self.warm.ctx.org,
+            &self.warm.params,
+            old,
+            now_ms() / 1000,
+            &random,
+        )
+        .ok();
         self.plan.is_some()
     }
 
@@ -112,8 +120,8 @@ impl RefreshIssue {
     /// `[shard name, body]` of the one Durable Object call, with the sealed candidate.
     pub fn call(&mut self, sealed: &[u8]) -> Option<Vec<String>> {
         let plan = self.plan.as_ref()?;
-        let call = plan.call(&self.warm.ctx, sealed);
-        let (shard, body) = shards::refresh_request(&self.warm.ctx.record.id, &call).ok()?;
+        let call = plan.call(&self.warm.ctx.org, sealed);
+        let (shard, body) = shards::refresh_request(&self.warm.ctx.org.record.id, &call).ok()?;
         self.call = Some(call);
         Some(vec![shard, body])
     }
@@ -145,10 +153,10 @@ impl RefreshIssue {
         let answer = answer.ok_or(ApiError::Unavailable("session store unreachable".into()))?;
         let decision: Decision = serde_json::from_str(&answer).map_err(|_| ApiError::Internal)?;
         let call = self.call.take().ok_or(ApiError::Internal)?;
-        let refresh_token = sessions::refresh_outcome(call, decision)?;
+        let refresh_token = issuance::refresh_outcome(call, decision)?;
         let plan = self.plan.as_ref().ok_or(ApiError::Internal)?;
         let (signing_input, expires_in) =
-            plan.access_signing_input(&self.warm.ctx, &self.warm.issuer)?;
+            plan.access_signing_input(&self.warm.ctx.org, &self.warm.issuer)?;
         Ok(Decided {
             refresh_token,
             signing_input,
@@ -184,13 +192,13 @@ impl RefreshIssue {
         let signature: [u8; 64] = signature.try_into().ok()?;
         let plan = self.plan?;
         let decided = self.decided?;
-        let issued = sessions::Issued {
+        let issued = issuance::Issued {
             access_token: jws::assemble(&decided.signing_input, &signature),
             expires_in: decided.expires_in,
             refresh_token: decided.refresh_token,
         };
         self.warm.flush(env, worker_ctx);
-        Some(sessions::token_body(
+        Some(issuance::token_body(
             &issued,
             &plan.next,
             &plan.granted,

@@ -1,0 +1,423 @@
+//! The flows driven natively: a fake driver performs each effect from a script, records what was
+//! asked, and the tests check the effects in order and the reply.
+
+use std::rc::Rc;
+
+use super::*;
+use crate::jose::base64url;
+use crate::jose::ed25519::Ed25519SigningKey;
+use crate::jose::jwk::thumbprint;
+use crate::org::{OrgRecord, OrgSettings};
+use crate::signing_key::{KeyStatus, SealedSeed, SigningKeyRecord};
+
+pub const NOW_MS: u64 = 1_790_000_000_000;
+const SEED: [u8; 32] = [7; 32];
+
+pub fn signing_record(org: &OrgId) -> SigningKeyRecord {
+    let pk = Ed25519SigningKey::from_seed(&SEED).unwrap().public_key();
+    SigningKeyRecord {
+        kid: thumbprint(&pk),
+        org: org.clone(),
+        public_key: base64url::encode(&pk),
+        sealed_seed: SealedSeed {
+            master_key_id: "m".into(),
+            iv: "i".into(),
+            ciphertext: "c".into(),
+        },
+        status: KeyStatus::Active,
+        created_at: NOW_MS / 1000 - 86_400,
+        created_at_ms: NOW_MS - 86_400_000,
+        retired_at: None,
+    }
+}
+
+/// An org `acme` with `settings` (JSON merged over the defaults) and one active signing key.
+pub fn org_with(settings: serde_json::Value) -> Rc<OrgState> {
+    let id = OrgId::parse("acme").unwrap();
+    let mut base = serde_json::to_value(OrgSettings::default()).unwrap();
+    for (k, v) in settings.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    let record = OrgRecord {
+        id: id.clone(),
+        settings: serde_json::from_value(base).unwrap(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    Rc::new(OrgState::new(
+        record,
+        &[signing_record(&id)],
+        vec![],
+        vec![],
+        NOW_MS / 1000,
+    ))
+}
+
+pub fn request(method: &str, path: &str) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        issuer_origin: "https://auth.example".into(),
+        now_ms: NOW_MS,
+        random: vec![3; 128],
+        ..Request::default()
+    }
+}
+
+/// What the fake driver answers to each effect.
+pub struct Fake {
+    pub org: Result<Rc<OrgState>, ApiError>,
+    pub body: Option<Vec<u8>>,
+    pub limit: Option<bool>,
+    pub admission: Result<Option<Admission>, ApiError>,
+    pub sign: bool,
+    pub seen: Vec<Effect>,
+}
+
+impl Fake {
+    pub fn new(org: Rc<OrgState>) -> Self {
+        Self {
+            org: Ok(org),
+            body: Some(Vec::new()),
+            limit: Some(true),
+            admission: Ok(Some(admission(9))),
+            sign: true,
+            seen: Vec::new(),
+        }
+    }
+
+    fn perform(&mut self, effect: &Effect) -> Outcome {
+        self.seen.push(effect.clone());
+        match effect {
+            Effect::LoadOrg(_) => Outcome::Org(self.org.clone()),
+            Effect::ReadBody { .. } => Outcome::Body(self.body.clone()),
+            Effect::Limit { .. } => Outcome::Limit(self.limit),
+            Effect::Admit { .. } => Outcome::Admission(self.admission.clone()),
+            Effect::SignAndSeal { input, .. } => Outcome::SignedAndSealed(self.sign.then(|| {
+                let key = Ed25519SigningKey::from_seed(&SEED).unwrap();
+                (key.sign(input.as_bytes()), vec![1, 2, 3])
+            })),
+            Effect::Refund | Effect::Flush => Outcome::Done,
+        }
+    }
+
+    /// Runs `request` through its flow; the reply, with the effects asked in `self.seen`.
+    pub fn run(&mut self, request: Request) -> Reply {
+        let (mut flow, mut step, _, _) = Public::begin(request).expect("a flow serves it");
+        for _ in 0..20 {
+            match step {
+                Step::Done(reply) => return reply,
+                Step::Need(effect) => {
+                    let outcome = self.perform(&effect);
+                    step = flow.resume(outcome);
+                }
+            }
+        }
+        panic!("the flow did not end")
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.seen
+            .iter()
+            .map(|e| match e {
+                Effect::LoadOrg(_) => "org",
+                Effect::ReadBody { .. } => "body",
+                Effect::Limit { .. } => "limit",
+                Effect::Admit { .. } => "admit",
+                Effect::Refund => "refund",
+                Effect::SignAndSeal { .. } => "sign",
+                Effect::Flush => "flush",
+            })
+            .collect()
+    }
+}
+
+pub fn admission(remaining: u64) -> Admission {
+    Admission {
+        allowed: true,
+        limit: 10,
+        remaining,
+        reset: 2_000_000_000,
+    }
+}
+
+pub fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply
+        .headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub fn body_json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_str(reply.body.as_deref().expect("a body")).unwrap()
+}
+
+const ANON: &str = "/orgs/acme/sessions/anonymous";
+
+fn anonymous(origin: Option<&str>) -> Request {
+    Request {
+        origin: origin.map(str::to_owned),
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        ..request("POST", ANON)
+    }
+}
+
+#[test]
+fn routes_only_what_a_flow_serves() {
+    for (method, path) in [
+        ("POST", ANON),
+        ("GET", "/orgs/acme/.well-known/jwks.json"),
+        ("GET", "/orgs/acme/.well-known/openid-configuration"),
+        ("GET", "/.well-known/oauth-authorization-server/orgs/acme"),
+    ] {
+        assert!(
+            Public::begin(request(method, path)).is_some(),
+            "{method} {path}"
+        );
+    }
+    for (method, path) in [
+        ("GET", ANON),
+        ("OPTIONS", ANON),
+        ("POST", "/orgs/acme/token"),
+        ("GET", "/admin/v1/orgs/acme"),
+        ("GET", "/healthz"),
+        ("GET", "/nowhere"),
+    ] {
+        assert!(
+            Public::begin(request(method, path)).is_none(),
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
+fn an_anonymous_session_is_limited_counted_signed_and_flushed() {
+    let org = org_with(serde_json::json!({ "allowed_origins": ["https://app.example"] }));
+    let mut fake = Fake::new(org);
+    fake.body = Some(b"device_id=laptop-1".to_vec());
+    let reply = fake.run(anonymous(Some("https://app.example")));
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        fake.kinds(),
+        ["org", "body", "limit", "admit", "sign", "flush"]
+    );
+    assert_eq!(
+        fake.seen[2],
+        Effect::Limit {
+            binding: "ANON_RATE_STANDARD",
+            key: "acme:unknown".into()
+        }
+    );
+    let body = body_json(&reply);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "session");
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("rt1."));
+    let token = body["access_token"].as_str().unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64url::decode(token.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(claims["iss"], "https://auth.example/orgs/acme");
+    assert_eq!(claims["device_id"], "laptop-1");
+    assert_eq!(claims["iat"], NOW_MS / 1000);
+    assert_eq!(
+        header(&reply, "Access-Control-Allow-Origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(header(&reply, "X-RateLimit-Remaining"), Some("9"));
+    assert_eq!(header(&reply, "Cache-Control"), Some("no-store"));
+}
+
+#[test]
+fn an_unlimited_org_without_a_rate_limit_only_signs() {
+    let org = org_with(serde_json::json!({ "tier": "enterprise", "anonymous_rate_limit": "off" }));
+    let mut fake = Fake::new(org);
+    let reply = fake.run(anonymous(None));
+    assert_eq!(reply.status, 200);
+    assert_eq!(fake.kinds(), ["org", "body", "sign"]);
+    assert_eq!(header(&reply, "X-RateLimit-Limit"), None);
+    assert_eq!(header(&reply, "Access-Control-Allow-Origin"), None);
+}
+
+#[test]
+fn a_refused_address_is_not_counted() {
+    let mut fake = Fake::new(org_with(
+        serde_json::json!({ "anonymous_rate_limit": "strict" }),
+    ));
+    fake.limit = Some(false);
+    let reply = fake.run(anonymous(None));
+    assert_eq!((reply.status, reply.outcome), (429, "rate_limit_exceeded"));
+    assert_eq!(header(&reply, "Retry-After"), Some("60"));
+    assert!(body_json(&reply)["message"]
+        .as_str()
+        .unwrap()
+        .contains("10 per minute"));
+    assert_eq!(fake.kinds(), ["org", "body", "limit"]);
+}
+
+#[test]
+fn a_failed_limiter_is_a_server_error() {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.limit = None;
+    assert_eq!(fake.run(anonymous(None)).status, 500);
+    assert_eq!(fake.kinds(), ["org", "body", "limit"]);
+}
+
+#[test]
+fn a_used_up_quota_answers_429() {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.admission = Err(ApiError::RateLimited {
+        retry_after: 5,
+        message: "used up".into(),
+    });
+    let reply = fake.run(anonymous(None));
+    assert_eq!(reply.status, 429);
+    assert_eq!(header(&reply, "Retry-After"), Some("5"));
+    assert_eq!(fake.kinds(), ["org", "body", "limit", "admit"]);
+}
+
+#[test]
+fn a_failed_signature_refunds_its_admission_once() {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.sign = false;
+    let reply = fake.run(anonymous(None));
+    assert_eq!((reply.status, reply.outcome), (500, "server_error"));
+    assert_eq!(
+        fake.kinds(),
+        ["org", "body", "limit", "admit", "sign", "refund"]
+    );
+}
+
+#[test]
+fn an_org_without_a_signing_key_refunds_and_says_so() {
+    let id = OrgId::parse("acme").unwrap();
+    let record = OrgRecord {
+        id,
+        settings: OrgSettings::default(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    let org = Rc::new(OrgState::new(record, &[], vec![], vec![], NOW_MS / 1000));
+    let mut fake = Fake::new(org);
+    let reply = fake.run(anonymous(None));
+    assert_eq!(reply.status, 503);
+    assert!(body_json(&reply)["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("no active signing key"));
+    assert_eq!(fake.kinds(), ["org", "body", "limit", "admit", "refund"]);
+}
+
+#[test]
+fn a_foreign_origin_is_refused_before_the_body_is_read() {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    let reply = fake.run(anonymous(Some("https://evil.example")));
+    assert_eq!((reply.status, reply.outcome), (403, "access_denied"));
+    assert_eq!(header(&reply, "Access-Control-Allow-Origin"), None);
+    assert_eq!(fake.kinds(), ["org"]);
+}
+
+#[test]
+fn an_unknown_org_is_404() {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.org = Err(ApiError::NotFound);
+    assert_eq!(fake.run(anonymous(None)).status, 404);
+    assert_eq!(fake.kinds(), ["org"]);
+}
+
+#[test]
+fn bodies_too_large_unreadable_or_malformed() {
+    let org = org_with(serde_json::json!({}));
+    let mut fake = Fake::new(org.clone());
+    let declared = Request {
+        content_length: Some("999999".into()),
+        ..anonymous(None)
+    };
+    assert_eq!(fake.run(declared).status, 413);
+    assert_eq!(fake.kinds(), ["org"]);
+
+    let mut fake = Fake::new(org.clone());
+    fake.body = Some(vec![b'a'; MAX_BODY_BYTES + 1]);
+    assert_eq!(fake.run(anonymous(None)).status, 413);
+
+    let mut fake = Fake::new(org.clone());
+    fake.body = None;
+    let reply = fake.run(anonymous(None));
+    assert_eq!(reply.status, 400);
+    assert!(body_json(&reply)["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("could not read"));
+
+    let mut fake = Fake::new(org.clone());
+    fake.body = Some(b"device_id=a&device_id=b".to_vec());
+    assert_eq!(fake.run(anonymous(None)).status, 400);
+
+    let mut fake = Fake::new(org);
+    fake.body = Some(b"x".to_vec());
+    let reply = fake.run(Request {
+        content_type: Some("text/plain".into()),
+        ..anonymous(None)
+    });
+    assert_eq!(reply.status, 415);
+}
+
+#[test]
+fn the_orgs_rules_come_before_any_limit() {
+    let mut fake = Fake::new(org_with(serde_json::json!({ "anonymous_sessions": false })));
+    assert_eq!(fake.run(anonymous(None)).status, 403);
+    assert_eq!(fake.kinds(), ["org", "body"]);
+
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.body = Some(b"device_id=no%20spaces".to_vec());
+    assert_eq!(fake.run(anonymous(None)).status, 400);
+    assert_eq!(fake.kinds(), ["org", "body"]);
+}
+
+#[test]
+fn an_outcome_the_flow_did_not_ask_for_is_a_server_error() {
+    let (mut flow, _, _, _) = Public::begin(anonymous(None)).unwrap();
+    match flow.resume(Outcome::Limit(Some(true))) {
+        Step::Done(reply) => assert_eq!(reply.status, 500),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_documents_are_public_and_cacheable() {
+    let org = org_with(serde_json::json!({ "anonymous_scope": "session read" }));
+    let mut fake = Fake::new(org.clone());
+    let jwks = fake.run(request("GET", "/orgs/acme/.well-known/jwks.json"));
+    assert_eq!(jwks.status, 200);
+    assert_eq!(fake.kinds(), ["org"]);
+    assert_eq!(
+        body_json(&jwks)["keys"][0]["kid"],
+        org.signing.as_ref().unwrap().kid
+    );
+    assert_eq!(header(&jwks, "Access-Control-Allow-Origin"), Some("*"));
+    assert!(header(&jwks, "Cache-Control")
+        .unwrap()
+        .starts_with("public, max-age="));
+
+    let mut fake = Fake::new(org);
+    let meta = fake.run(request(
+        "GET",
+        "/.well-known/oauth-authorization-server/orgs/acme",
+    ));
+    let body = body_json(&meta);
+    assert_eq!(body["issuer"], "https://auth.example/orgs/acme");
+    assert_eq!(
+        body["token_endpoint"],
+        "https://auth.example/orgs/acme/token"
+    );
+    assert_eq!(
+        body["scopes_supported"],
+        serde_json::json!(["session", "read"])
+    );
+
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    fake.org = Err(ApiError::NotFound);
+    let missing = fake.run(request("GET", "/orgs/acme/.well-known/jwks.json"));
+    assert_eq!(missing.status, 404);
+    assert_eq!(header(&missing, "Access-Control-Allow-Origin"), Some("*"));
+}

@@ -1,0 +1,341 @@
+//! The worker side of the public flows (`crate::flow`): [`begin`] starts the flow of a request,
+//! [`PublicRequest::next`] resumes it with the result of the effect it asked for and runs it to
+//! its next effect that must be awaited, and [`perform`] performs the effects Rust awaits itself.
+//! `src/entry.mjs` holds the loop that awaits effects and answers.
+//!
+//! Where each effect is performed:
+//! - here, without awaiting: the org when this isolate holds it fresh (and has validated its
+//!   configuration), the quota admission when the month's count is loaded, refunds, flushes;
+//! - by [`perform`] (an async export): a cold org (configuration check, KV reads, key imports) and
+//!   the first quota admission of an org in an isolate;
+//! - by the entry: reading the body, the rate-limit binding, WebCrypto.
+//!
+//! Effects and replies cross to JavaScript as plain objects tagged by `kind`, built by
+//! [`effect_js`] and [`reply_js`] only; results come back as plain values, `undefined` when the
+//! effect failed ([`outcome_of`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use worker::Env;
+
+use super::org_cache::{self, now_ms, OrgContext};
+use super::{config, metering};
+use crate::api_error::ApiError;
+use crate::flow::{Effect, Outcome, Public, Request, Step};
+use crate::issuance::RANDOM_LEN;
+use crate::org::OrgId;
+use crate::reply::Reply;
+use crate::request_log::{request_id, version, LogLine};
+use crate::request_url::RequestUrl;
+
+/// A public request in its flow, held by the entry between effects.
+#[wasm_bindgen]
+pub struct PublicRequest {
+    flow: Public,
+    /// The first step, until the first [`next`](Self::next).
+    first: Option<Step>,
+    /// The effect the entry or [`perform`] is performing.
+    awaiting: Option<Effect>,
+    /// What [`perform`] gave, for the next [`next`](Self::next).
+    performed: Option<Outcome>,
+    /// The org, once loaded: its keys are what WebCrypto effects use.
+    ctx: Option<Rc<OrgContext>>,
+    org: OrgId,
+    env: Env,
+    worker_ctx: worker::Context,
+    log: LogFacts,
+}
+
+struct LogFacts {
+    request_id: String,
+    method: String,
+    endpoint: &'static str,
+    started_ms: u64,
+}
+
+/// The flow serving a request, or `undefined` when none does (the workers-rs path answers).
+/// `url` is the request's absolute URL; the others are its method and headers.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn begin(
+    env: Env,
+    worker_ctx: worker::worker_sys::Context,
+    method: String,
+    url: &str,
+    origin: Option<String>,
+    content_type: Option<String>,
+    content_length: Option<String>,
+    client_ip: Option<String>,
+    ray: Option<String>,
+) -> Option<PublicRequest> {
+    let started_ms = now_ms();
+    let url = RequestUrl::parse(url)?;
+    // One draw of randomness: the request id's, and a session's ids and keys for a POST.
+    let mut random = vec![0u8; if method == "POST" { 8 + RANDOM_LEN } else { 8 }];
+    getrandom::fill(&mut random).ok()?;
+    let id_bytes: [u8; 8] = random[..8].try_into().ok()?;
+    let request = Request {
+        method: method.clone(),
+        path: url.path().to_owned(),
+        issuer_origin: config::issuer_origin_of(&env, url.origin()),
+        origin,
+        content_type,
+        content_length,
+        client_ip,
+        now_ms: started_ms,
+        random: random.split_off(8),
+    };
+    let (flow, first, endpoint, org) = Public::begin(request)?;
+    Some(PublicRequest {
+        flow,
+        first: Some(first),
+        awaiting: None,
+        performed: None,
+        ctx: None,
+        org,
+        env,
+        worker_ctx: worker::Context::new(worker_ctx),
+        log: LogFacts {
+            request_id: request_id(ray.as_deref(), &id_bytes),
+            method,
+            endpoint: endpoint.name(),
+            started_ms,
+        },
+    })
+}
+
+/// Performs the effect the flow awaits from Rust (`kind: "rust"`), and hands the request back
+/// for [`PublicRequest::next`].
+#[wasm_bindgen]
+pub async fn perform(mut request: PublicRequest) -> PublicRequest {
+    let outcome = match request.awaiting.take() {
+        Some(Effect::LoadOrg(org)) => Outcome::Org(request.load(&org).await),
+        Some(Effect::Admit { limit }) => {
+            Outcome::Admission(metering::admit_loading(&request.env, &request.org, limit).await)
+        }
+        // Nothing else is performed here: the flow answers a server error.
+        _ => Outcome::Done,
+    };
+    request.performed = Some(outcome);
+    request
+}
+
+#[wasm_bindgen]
+impl PublicRequest {
+    /// Resumes the flow with `result`, the result of the effect last asked for (`undefined`: it
+    /// failed; ignored the first time and after [`perform`]), and answers the next effect to
+    /// await, or the reply (`kind: "reply"`).
+    pub fn next(&mut self, result: JsValue) -> JsValue {
+        let mut step = if let Some(outcome) = self.performed.take() {
+            self.flow.resume(outcome)
+        } else if let Some(effect) = self.awaiting.take() {
+            self.flow.resume(outcome_of(&effect, &result))
+        } else {
+            self.first
+                .take()
+                .unwrap_or_else(|| Step::Done(Reply::error(&ApiError::Internal)))
+        };
+        loop {
+            match step {
+                Step::Done(reply) => return self.reply_js(reply),
+                Step::Need(effect) => match self.perform_now(&effect) {
+                    Some(outcome) => step = self.flow.resume(outcome),
+                    None => {
+                        let js = self.effect_js(&effect);
+                        self.awaiting = Some(effect);
+                        return js;
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl PublicRequest {
+    /// Performs `effect` now if it needs no await; `None` when it must be awaited.
+    fn perform_now(&mut self, effect: &Effect) -> Option<Outcome> {
+        match effect {
+            Effect::LoadOrg(org) => {
+                if !config::validated() {
+                    return None;
+                }
+                let ctx = org_cache::peek(org)?;
+                let state = ctx.org.clone();
+                self.ctx = Some(ctx);
+                Some(Outcome::Org(Ok(state)))
+            }
+            Effect::Admit { limit } => {
+                metering::admit_counted(&self.org, *limit).map(Outcome::Admission)
+            }
+            Effect::Refund => {
+                metering::refund(&self.org);
+                Some(Outcome::Done)
+            }
+            Effect::Flush => {
+                metering::flush_if_due(&self.env, &self.worker_ctx, &self.org);
+                Some(Outcome::Done)
+            }
+            // Without the org's keys there is nothing to sign with.
+            Effect::SignAndSeal { .. } if self.keys().is_none() => {
+                Some(Outcome::SignedAndSealed(None))
+            }
+            Effect::ReadBody { .. } | Effect::Limit { .. } | Effect::SignAndSeal { .. } => None,
+        }
+    }
+
+    /// The org's signing key and refresh-token sealing key.
+    fn keys(&self) -> Option<(&web_sys::CryptoKey, &web_sys::CryptoKey)> {
+        let ctx = self.ctx.as_ref()?;
+        Some((ctx.signing_key.as_ref()?, ctx.refresh_keys.first()?))
+    }
+
+    /// The org from storage (the configuration checked first, once per isolate).
+    async fn load(&mut self, org: &OrgId) -> Result<Rc<crate::org_state::OrgState>, ApiError> {
+        config::validate(&self.env).await?;
+        let ctx = org_cache::get(&self.env, org).await?;
+        let state = ctx.org.clone();
+        self.ctx = Some(ctx);
+        Ok(state)
+    }
+
+    /// The effect as the entry reads it.
+    fn effect_js(&self, effect: &Effect) -> JsValue {
+        match effect {
+            Effect::LoadOrg(_) | Effect::Admit { .. } => tagged("rust", &[]),
+            Effect::ReadBody { limit } => {
+                tagged("read_body", &[("limit", JsValue::from_f64(*limit as f64))])
+            }
+            Effect::Limit { binding, key } => tagged(
+                "limit",
+                &[
+                    ("binding", JsValue::from_str(binding)),
+                    ("key", JsValue::from_str(key)),
+                ],
+            ),
+            Effect::SignAndSeal {
+                input,
+                iv,
+                aad,
+                plaintext,
+            } => {
+                let (sign_key, seal_key) = match self.keys() {
+                    Some((s, r)) => (s.clone().into(), r.clone().into()),
+                    None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+                };
+                tagged(
+                    "sign_and_seal",
+                    &[
+                        ("signKey", sign_key),
+                        ("input", bytes(input.as_bytes())),
+                        ("sealKey", seal_key),
+                        ("iv", bytes(iv)),
+                        ("aad", bytes(aad)),
+                        ("plaintext", bytes(plaintext)),
+                    ],
+                )
+            }
+            // Performed now, never awaited.
+            Effect::Refund | Effect::Flush => tagged("rust", &[]),
+        }
+    }
+
+    /// The reply as the entry answers it: status, headers, body (`undefined`: empty) and the
+    /// request's log line.
+    fn reply_js(&self, reply: Reply) -> JsValue {
+        let reply = reply.stamped(&self.log.request_id, &VERSION.with(Clone::clone));
+        let line = LogLine {
+            request_id: &self.log.request_id,
+            method: &self.log.method,
+            endpoint: self.log.endpoint,
+            org: Some(self.org.as_str()),
+            status: reply.status,
+            outcome: reply.outcome,
+            duration_ms: now_ms().saturating_sub(self.log.started_ms),
+        };
+        let headers = Object::new();
+        for (name, value) in &reply.headers {
+            let _ = Reflect::set(&headers, &name_js(name), &JsValue::from_str(value));
+        }
+        tagged(
+            "reply",
+            &[
+                ("status", JsValue::from_f64(f64::from(reply.status))),
+                ("headers", headers.into()),
+                (
+                    "body",
+                    reply
+                        .body
+                        .as_deref()
+                        .map_or(JsValue::UNDEFINED, JsValue::from_str),
+                ),
+                ("log", JsValue::from_str(&line.to_json())),
+            ],
+        )
+    }
+}
+
+/// What the entry's `result` means for `effect`.
+fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
+    let failed = result.is_undefined();
+    match effect {
+        Effect::ReadBody { .. } => Outcome::Body(
+            (!failed)
+                .then(|| result.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec))
+                .flatten(),
+        ),
+        Effect::Limit { .. } => Outcome::Limit(result.as_bool()),
+        Effect::SignAndSeal { .. } => {
+            Outcome::SignedAndSealed((!failed).then(|| signed_and_sealed(result)).flatten())
+        }
+        Effect::LoadOrg(_) | Effect::Admit { .. } | Effect::Refund | Effect::Flush => Outcome::Done,
+    }
+}
+
+/// `{signature, sealed}` of a `sign_and_seal` effect.
+fn signed_and_sealed(result: &JsValue) -> Option<([u8; 64], Vec<u8>)> {
+    let field = |name: &'static str| {
+        Reflect::get(result, &name_js(name))
+            .ok()?
+            .dyn_into::<Uint8Array>()
+            .ok()
+            .map(|a| a.to_vec())
+    };
+    let signature: [u8; 64] = field("signature")?.try_into().ok()?;
+    Some((signature, field("sealed")?))
+}
+
+/// A plain object `{kind, ...fields}`.
+fn tagged(kind: &'static str, fields: &[(&'static str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    let _ = Reflect::set(&object, &name_js("kind"), &name_js(kind));
+    for (name, value) in fields {
+        let _ = Reflect::set(&object, &name_js(name), value);
+    }
+    object.into()
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    Uint8Array::from(b).into()
+}
+
+thread_local! {
+    static VERSION: String = version(option_env!("TX_BUILD_REVISION"));
+    /// The JavaScript strings of field names, kinds and header names, made once per isolate.
+    static NAMES: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A fixed name as a JavaScript string, made once per isolate.
+fn name_js(name: &'static str) -> JsValue {
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some((_, js)) = names.iter().find(|(n, _)| *n == name) {
+            return js.clone();
+        }
+        let js = JsValue::from_str(name);
+        names.push((name, js.clone()));
+        js
+    })
+}
