@@ -34,34 +34,37 @@ export default {
       const declined = () => full(new Request(request, { body }), env, ctx);
       return HOT_POSTS[hot[2]]({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
     }
+    // The public GET endpoints (the documents) read no request header but the request id's; a
+    // header lookup costs more than the JWKS answer itself.
     const headers = request.headers;
-    const flow = rust.begin(env, ctx, request.method, request.url, headers.get('origin'), headers.get('content-type'),
-      headers.get('content-length'), headers.get('cf-connecting-ip'), headers.get('cf-ray'));
-    if (flow !== undefined) return drive(flow, request, env);
-    return full(request, env, ctx);
+    const post = request.method === 'POST';
+    const need = rust.begin(env, ctx, request.method, request.url, post ? headers.get('origin') : null,
+      post ? headers.get('content-type') : null, post ? headers.get('content-length') : null,
+      post ? headers.get('cf-connecting-ip') : null, headers.get('cf-ray'));
+    if (need === undefined) return full(request, env, ctx);
+    if (need.kind === 'reply') return answer(need);
+    return drive(need.flow, need, request, env);
   },
 };
 
 /**
- * Runs a public request's flow (src/flow/, src/worker/driver.rs): performs each effect it names
- * and answers its reply. An effect that throws is reported as `undefined`; the flow decides what
- * that means.
+ * Runs a public request's flow (src/flow/, src/worker/driver.rs) from its first effect `need`:
+ * performs each effect it names and answers its reply. An effect that throws is reported as
+ * `undefined`; the flow decides what that means.
  */
-async function drive(flow, request, env) {
-  let result;
+async function drive(flow, need, request, env) {
   for (;;) {
-    const need = flow.next(result);
-    result = undefined;
+    let result;
     try {
       switch (need.kind) {
         case 'reply':
-          console.log(need.log);
-          return new Response(need.body, { status: need.status, headers: need.headers });
+          flow.free();
+          return answer(need);
         case 'rust':
           flow = await rust.perform(flow);
           break;
         case 'read_body':
-          result = await readCapped(request, need.limit);
+          result = await readCapped(request, need);
           break;
         case 'limit':
           result = (await env[need.binding].limit({ key: need.key })).success;
@@ -71,16 +74,24 @@ async function drive(flow, request, env) {
           break;
       }
     } catch {}
+    need = flow.next(result);
   }
 }
 
+/** A flow's reply, with its log line. */
+function answer(reply) {
+  console.log(reply.log);
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+}
+
 /**
- * The body, read up to `limit + 1` bytes: a declared length was checked by the flow, so it is
- * read at once; a body of unknown length is read as a stream and left once it passes the limit.
+ * A `read_body` effect: the body, up to `limit + 1` bytes. A declared length was checked by the
+ * flow, so that body is read at once; one of unknown length is read as a stream and left once it
+ * passes the limit.
  */
-async function readCapped(request, limit) {
+async function readCapped(request, { limit, declared }) {
   if (request.body === null) return new Uint8Array(0);
-  if (request.headers.get('content-length') !== null) return new Uint8Array(await request.arrayBuffer());
+  if (declared) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks = [];
   let size = 0;

@@ -3,6 +3,8 @@
 //! (`crate::flow`) end in a [`Reply`]; the workers-rs path turns its errors into one too, so an
 //! `ApiError` becomes HTTP in exactly one place.
 
+use std::borrow::Cow;
+
 use crate::api_error::ApiError;
 use crate::cors;
 use crate::limits::Admission;
@@ -18,13 +20,16 @@ pub enum Caching {
 
 impl Caching {
     /// The `Cache-Control` value.
-    pub fn header_value(self) -> String {
+    pub fn header_value(self) -> HeaderValue {
         match self {
-            Self::NoStore => "no-store".to_owned(),
-            Self::Public { max_age } => format!("public, max-age={max_age}"),
+            Self::NoStore => Cow::Borrowed("no-store"),
+            Self::Public { max_age } => Cow::Owned(format!("public, max-age={max_age}")),
         }
     }
 }
+
+/// A header's value: most are fixed strings, which the worker turns into JavaScript strings once.
+pub type HeaderValue = Cow<'static, str>;
 
 /// What browser code may read of a response: what tells it when to retry.
 pub const EXPOSE_HEADERS: &str =
@@ -43,18 +48,21 @@ pub enum Cors {
 
 impl Cors {
     /// The headers that share a response with the origin.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    pub fn headers(&self) -> Vec<(&'static str, HeaderValue)> {
         let origin = match self {
             Self::None => return Vec::new(),
-            Self::Any => "*".to_owned(),
-            Self::Origin(o) => o.clone(),
+            Self::Any => Cow::Borrowed("*"),
+            Self::Origin(o) => Cow::Owned(o.clone()),
         };
         let mut headers = Vec::with_capacity(3);
         headers.push(("Access-Control-Allow-Origin", origin));
         if matches!(self, Self::Origin(_)) {
-            headers.push(("Vary", "Origin".to_owned()));
+            headers.push(("Vary", Cow::Borrowed("Origin")));
         }
-        headers.push(("Access-Control-Expose-Headers", EXPOSE_HEADERS.to_owned()));
+        headers.push((
+            "Access-Control-Expose-Headers",
+            Cow::Borrowed(EXPOSE_HEADERS),
+        ));
         headers
     }
 }
@@ -63,7 +71,7 @@ impl Cors {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, HeaderValue)>,
     /// `None`: an empty body.
     pub body: Option<String>,
     /// The log line's `outcome`: `ok`, or the error code answered.
@@ -78,11 +86,11 @@ impl Reply {
             return Self::error(&ApiError::Internal);
         }
         let mut headers = vec![
-            ("Content-Type", "application/json".to_owned()),
+            ("Content-Type", Cow::Borrowed("application/json")),
             ("Cache-Control", caching.header_value()),
         ];
         if caching == Caching::NoStore {
-            headers.push(("Pragma", "no-cache".to_owned()));
+            headers.push(("Pragma", Cow::Borrowed("no-cache")));
         }
         Self {
             status,
@@ -97,17 +105,19 @@ impl Reply {
         let mut reply = Self::json(e.status(), e.to_json(), Caching::NoStore);
         reply.outcome = e.code();
         let extra = match e {
-            ApiError::MethodNotAllowed { allow } => Some(("Allow", (*allow).to_owned())),
+            ApiError::MethodNotAllowed { allow } => Some(("Allow", Cow::Borrowed(*allow))),
             ApiError::InvalidToken(_) => Some((
                 "WWW-Authenticate",
-                "Bearer error=\"invalid_token\"".to_owned(),
+                Cow::Borrowed("Bearer error=\"invalid_token\""),
             )),
             ApiError::RateLimited { retry_after, .. } => {
-                Some(("Retry-After", retry_after.to_string()))
+                Some(("Retry-After", Cow::Owned(retry_after.to_string())))
             }
             ApiError::InsufficientScope(scope) => Some((
                 "WWW-Authenticate",
-                format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+                Cow::Owned(format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                )),
             )),
             _ => None,
         };
@@ -120,8 +130,8 @@ impl Reply {
         Self {
             status,
             headers: vec![
-                ("Cache-Control", "no-store".to_owned()),
-                ("Pragma", "no-cache".to_owned()),
+                ("Cache-Control", Cow::Borrowed("no-store")),
+                ("Pragma", Cow::Borrowed("no-cache")),
             ],
             body: None,
             outcome: "ok",
@@ -135,13 +145,13 @@ impl Reply {
             headers: vec![
                 (
                     "Access-Control-Allow-Methods",
-                    cors::ALLOW_METHODS.to_owned(),
+                    Cow::Borrowed(cors::ALLOW_METHODS),
                 ),
                 (
                     "Access-Control-Allow-Headers",
-                    cors::ALLOW_HEADERS.to_owned(),
+                    Cow::Borrowed(cors::ALLOW_HEADERS),
                 ),
-                ("Access-Control-Max-Age", cors::MAX_AGE_SECS.to_owned()),
+                ("Access-Control-Max-Age", Cow::Borrowed(cors::MAX_AGE_SECS)),
             ],
             body: None,
             outcome: "ok",
@@ -163,20 +173,21 @@ impl Reply {
     }
 
     /// With the headers every response of the worker has: its request id and the version.
-    pub fn stamped(mut self, request_id: &str, version: &str) -> Self {
-        self.headers.push(("X-Request-Id", request_id.to_owned()));
+    pub fn stamped(mut self, request_id: &str, version: &'static str) -> Self {
         self.headers
-            .push(("X-Token-Exchange-Version", version.to_owned()));
+            .push(("X-Request-Id", Cow::Owned(request_id.to_owned())));
+        self.headers
+            .push(("X-Token-Exchange-Version", Cow::Borrowed(version)));
         self
     }
 }
 
 /// The quota headers of a metered response.
-pub fn quota_headers(a: &Admission) -> [(&'static str, String); 3] {
+pub fn quota_headers(a: &Admission) -> [(&'static str, HeaderValue); 3] {
     [
-        ("X-RateLimit-Limit", a.limit.to_string()),
-        ("X-RateLimit-Remaining", a.remaining.to_string()),
-        ("X-RateLimit-Reset", a.reset.to_string()),
+        ("X-RateLimit-Limit", Cow::Owned(a.limit.to_string())),
+        ("X-RateLimit-Remaining", Cow::Owned(a.remaining.to_string())),
+        ("X-RateLimit-Reset", Cow::Owned(a.reset.to_string())),
     ]
 }
 
@@ -190,7 +201,7 @@ mod tests {
             .headers
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     #[test]

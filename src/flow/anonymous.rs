@@ -7,9 +7,7 @@
 
 use std::rc::Rc;
 
-use super::{
-    check_length, org_cors, params_of, read_body, unexpected, Effect, Outcome, Request, Step,
-};
+use super::{org_cors, params_of, read_body, unexpected, Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
 use crate::issuance::{anonymous_device, prepare_start, token_body, Prepared, SessionStart};
 use crate::limits::{Admission, AnonymousRateLimit, RATE_PERIOD_SECS};
@@ -77,11 +75,14 @@ impl AnonymousSession {
             Err(e) => return Step::Done(Reply::error(&e)),
         };
         self.org = Some(org);
-        if let Err(e) = check_length(self.request.content_length.as_deref()) {
-            return self.fail(&e);
+        match read_body(self.request.content_length.as_deref()) {
+            Ok(Some(effect)) => {
+                self.state = State::Body;
+                Step::Need(effect)
+            }
+            Ok(None) => self.body_read(Some(Vec::new())),
+            Err(e) => self.fail(&e),
         }
-        self.state = State::Body;
-        Step::Need(read_body())
     }
 
     fn body_read(&mut self, body: Option<Vec<u8>>) -> Step {

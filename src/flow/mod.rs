@@ -28,7 +28,9 @@ pub enum Effect {
     /// The org, from the isolate's cache or (cold) from storage: [`Outcome::Org`].
     LoadOrg(OrgId),
     /// The request body, read up to `limit + 1` bytes (more is refused): [`Outcome::Body`].
-    ReadBody { limit: usize },
+    /// `declared`: its `Content-Length` was given (and is within the limit), so it can be read at
+    /// once; otherwise it is read as a stream and left once it passes the limit.
+    ReadBody { limit: usize, declared: bool },
     /// Ask the per-IP rate limiter `binding` whether `key` may go on: [`Outcome::Limit`].
     Limit { binding: &'static str, key: String },
     /// Count one issuance against the org's monthly quota of `limit`: [`Outcome::Admission`].
@@ -156,31 +158,28 @@ fn org_cors(org: &OrgState, origin: Option<&str>) -> Result<Cors, ApiError> {
     Ok(Cors::Origin(allowed.to_owned()))
 }
 
-/// Refuses a body its `Content-Length` says is too large, before it is read (413).
-fn check_length(content_length: Option<&str>) -> Result<(), ApiError> {
-    match content_length {
-        Some(len)
-            if len
-                .trim()
-                .parse::<usize>()
-                .map_or(true, |n| n > MAX_BODY_BYTES) =>
-        {
-            Err(ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The effect that reads a body.
-fn read_body() -> Effect {
-    Effect::ReadBody {
+/// How a request's body is to be had: refused unread when its `Content-Length` says it is too
+/// large (413); `Ok(None)` when it says the body is empty (nothing to read); else the effect that
+/// reads it.
+fn read_body(content_length: Option<&str>) -> Result<Option<Effect>, ApiError> {
+    let declared = match content_length {
+        None => None,
+        Some(len) => match len.trim().parse::<usize>() {
+            Ok(n) if n <= MAX_BODY_BYTES => Some(n),
+            _ => {
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                })
+            }
+        },
+    };
+    Ok((declared != Some(0)).then_some(Effect::ReadBody {
         limit: MAX_BODY_BYTES,
-    }
+        declared: declared.is_some(),
+    }))
 }
 
-/// The parameters of a body read by [`read_body`].
+/// The parameters of a body read as [`read_body`] says.
 fn params_of(body: Option<Vec<u8>>, content_type: Option<&str>) -> Result<Params, ApiError> {
     let body = body.ok_or_else(|| ApiError::invalid_request("could not read the request body"))?;
     parse_params(content_type, &body)

@@ -146,7 +146,7 @@ pub fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
         .headers
         .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
 pub fn body_json(reply: &Reply) -> serde_json::Value {
@@ -360,6 +360,29 @@ fn bodies_too_large_unreadable_or_malformed() {
         ..anonymous(None)
     });
     assert_eq!(reply.status, 415);
+}
+
+#[test]
+fn a_declared_empty_body_is_not_read() {
+    let mut fake = Fake::new(org_with(serde_json::json!({ "tier": "enterprise" })));
+    let reply = fake.run(Request {
+        content_length: Some("0".into()),
+        ..anonymous(None)
+    });
+    assert_eq!(reply.status, 200);
+    assert_eq!(fake.kinds(), ["org", "limit", "sign"]);
+    let mut fake = Fake::new(org_with(serde_json::json!({ "tier": "enterprise" })));
+    fake.run(Request {
+        content_length: Some("12".into()),
+        ..anonymous(None)
+    });
+    assert_eq!(
+        fake.seen[1],
+        Effect::ReadBody {
+            limit: MAX_BODY_BYTES,
+            declared: true
+        }
+    );
 }
 
 #[test]

@@ -14,10 +14,11 @@
 //! [`effect_js`] and [`reply_js`] only; results come back as plain values, `undefined` when the
 //! effect failed ([`outcome_of`]).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -56,11 +57,45 @@ struct LogFacts {
     started_ms: u64,
 }
 
-/// The flow serving a request, or `undefined` when none does (the workers-rs path answers).
+/// Starts the flow serving a request and runs it to its first effect to await: that effect, with
+/// the request in its `flow` member for [`PublicRequest::next`], or the reply (a warm JWKS needs
+/// nothing awaited). `undefined` when no flow serves the request (the workers-rs path answers).
 /// `url` is the request's absolute URL; the others are its method and headers.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn begin(
+    env: Env,
+    worker_ctx: worker::worker_sys::Context,
+    method: String,
+    url: &str,
+    origin: Option<String>,
+    content_type: Option<String>,
+    content_length: Option<String>,
+    client_ip: Option<String>,
+    ray: Option<String>,
+) -> JsValue {
+    let Some(mut request) = start(
+        env,
+        worker_ctx,
+        method,
+        url,
+        origin,
+        content_type,
+        content_length,
+        client_ip,
+        ray,
+    ) else {
+        return JsValue::UNDEFINED;
+    };
+    let need = request.next(JsValue::UNDEFINED);
+    if request.awaiting.is_some() {
+        Record::from(need.clone()).set(&name_js("flow"), &JsValue::from(request));
+    }
+    need
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start(
     env: Env,
     worker_ctx: worker::worker_sys::Context,
     method: String,
@@ -205,9 +240,13 @@ impl PublicRequest {
     fn effect_js(&self, effect: &Effect) -> JsValue {
         match effect {
             Effect::LoadOrg(_) | Effect::Admit { .. } => tagged("rust", &[]),
-            Effect::ReadBody { limit } => {
-                tagged("read_body", &[("limit", JsValue::from_f64(*limit as f64))])
-            }
+            Effect::ReadBody { limit, declared } => tagged(
+                "read_body",
+                &[
+                    ("limit", JsValue::from_f64(*limit as f64)),
+                    ("declared", JsValue::from_bool(*declared)),
+                ],
+            ),
             Effect::Limit { binding, key } => tagged(
                 "limit",
                 &[
@@ -245,7 +284,7 @@ impl PublicRequest {
     /// The reply as the entry answers it: status, headers, body (`undefined`: empty) and the
     /// request's log line.
     fn reply_js(&self, reply: Reply) -> JsValue {
-        let reply = reply.stamped(&self.log.request_id, &VERSION.with(Clone::clone));
+        let reply = reply.stamped(&self.log.request_id, VERSION.with(|v| *v));
         let line = LogLine {
             request_id: &self.log.request_id,
             method: &self.log.method,
@@ -255,9 +294,13 @@ impl PublicRequest {
             outcome: reply.outcome,
             duration_ms: now_ms().saturating_sub(self.log.started_ms),
         };
-        let headers = Object::new();
+        let headers = Record::new();
         for (name, value) in &reply.headers {
-            let _ = Reflect::set(&headers, &name_js(name), &JsValue::from_str(value));
+            let value = match value {
+                Cow::Borrowed(fixed) => name_js(fixed),
+                Cow::Owned(v) => JsValue::from_str(v),
+            };
+            headers.set(&name_js(name), &value);
         }
         tagged(
             "reply",
@@ -296,9 +339,10 @@ fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
 
 /// `{signature, sealed}` of a `sign_and_seal` effect.
 fn signed_and_sealed(result: &JsValue) -> Option<([u8; 64], Vec<u8>)> {
+    let result = Record::from(result.clone());
     let field = |name: &'static str| {
-        Reflect::get(result, &name_js(name))
-            .ok()?
+        result
+            .get(&name_js(name))
             .dyn_into::<Uint8Array>()
             .ok()
             .map(|a| a.to_vec())
@@ -309,12 +353,31 @@ fn signed_and_sealed(result: &JsValue) -> Option<([u8; 64], Vec<u8>)> {
 
 /// A plain object `{kind, ...fields}`.
 fn tagged(kind: &'static str, fields: &[(&'static str, JsValue)]) -> JsValue {
-    let object = Object::new();
-    let _ = Reflect::set(&object, &name_js("kind"), &name_js(kind));
+    let object = Record::new();
+    object.set(&name_js("kind"), &name_js(kind));
     for (name, value) in fields {
-        let _ = Reflect::set(&object, &name_js(name), value);
+        object.set(&name_js(name), value);
     }
     object.into()
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A plain object read and written by member (`o[k]`, `o[k] = v`): no exception handling
+    /// around each access, as `Reflect` has.
+    #[wasm_bindgen(extends = Object, typescript_type = "object")]
+    #[derive(Clone)]
+    type Record;
+    #[wasm_bindgen(method, indexing_getter)]
+    fn get(this: &Record, key: &JsValue) -> JsValue;
+    #[wasm_bindgen(method, indexing_setter)]
+    fn set(this: &Record, key: &JsValue, value: &JsValue);
+}
+
+impl Record {
+    fn new() -> Self {
+        Object::new().unchecked_into()
+    }
 }
 
 fn bytes(b: &[u8]) -> JsValue {
@@ -322,7 +385,8 @@ fn bytes(b: &[u8]) -> JsValue {
 }
 
 thread_local! {
-    static VERSION: String = version(option_env!("TX_BUILD_REVISION"));
+    /// The version header's value, made once per isolate (and kept for its life).
+    static VERSION: &'static str = version(option_env!("TX_BUILD_REVISION")).leak();
     /// The JavaScript strings of field names, kinds and header names, made once per isolate.
     static NAMES: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
