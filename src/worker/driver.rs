@@ -74,46 +74,25 @@ pub fn begin(
     client_ip: Option<String>,
     ray: Option<String>,
 ) -> JsValue {
-    let Some(mut request) = start(
-        env,
-        worker_ctx,
-        method,
-        url,
-        origin,
-        content_type,
-        content_length,
-        client_ip,
-        ray,
-    ) else {
+    let started_ms = now_ms();
+    let Some(url) = RequestUrl::parse(url) else {
         return JsValue::UNDEFINED;
     };
-    let need = request.next(JsValue::UNDEFINED);
-    if request.awaiting.is_some() {
-        Record::from(need.clone()).set(&name_js("flow"), &JsValue::from(request));
-    }
-    need
-}
-
-#[allow(clippy::too_many_arguments)]
-fn start(
-    env: Env,
-    worker_ctx: worker::worker_sys::Context,
-    method: String,
-    url: &str,
-    origin: Option<String>,
-    content_type: Option<String>,
-    content_length: Option<String>,
-    client_ip: Option<String>,
-    ray: Option<String>,
-) -> Option<PublicRequest> {
-    let started_ms = now_ms();
-    let url = RequestUrl::parse(url)?;
     // One draw of randomness: the request id's, and a session's ids and keys for a POST.
     let mut random = vec![0u8; if method == "POST" { 8 + RANDOM_LEN } else { 8 }];
-    getrandom::fill(&mut random).ok()?;
-    let id_bytes: [u8; 8] = random[..8].try_into().ok()?;
-    let request = Request {
+    if getrandom::fill(&mut random).is_err() {
+        return JsValue::UNDEFINED;
+    }
+    let mut id_bytes = [0u8; 8];
+    id_bytes.copy_from_slice(&random[..8]);
+    let log = LogFacts {
+        request_id: request_id(ray.as_deref(), &id_bytes),
         method: method.clone(),
+        endpoint: "none",
+        started_ms,
+    };
+    let request = Request {
+        method,
         path: url.path().to_owned(),
         issuer_origin: config::issuer_origin_of(&env, url.origin()),
         origin,
@@ -123,23 +102,38 @@ fn start(
         now_ms: started_ms,
         random: random.split_off(8),
     };
-    let (flow, first, endpoint, org) = Public::begin(request)?;
-    Some(PublicRequest {
-        flow,
-        first: Some(first),
-        awaiting: None,
-        performed: None,
-        ctx: None,
-        org,
-        env,
-        worker_ctx: worker::Context::new(worker_ctx),
-        log: LogFacts {
-            request_id: request_id(ray.as_deref(), &id_bytes),
-            method,
-            endpoint: endpoint.name(),
-            started_ms,
-        },
-    })
+    let Some(mut request) = PublicRequest::start(env, worker_ctx, request, log) else {
+        return JsValue::UNDEFINED;
+    };
+    let need = request.next(JsValue::UNDEFINED);
+    if request.awaiting.is_some() {
+        Record::from(need.clone()).set(&name_js("flow"), &JsValue::from(request));
+    }
+    need
+}
+
+impl PublicRequest {
+    /// The request in the flow that serves it, if any.
+    fn start(
+        env: Env,
+        worker_ctx: worker::worker_sys::Context,
+        request: Request,
+        mut log: LogFacts,
+    ) -> Option<Self> {
+        let (flow, first, endpoint, org) = Public::begin(request)?;
+        log.endpoint = endpoint.name();
+        Some(Self {
+            flow,
+            first: Some(first),
+            awaiting: None,
+            performed: None,
+            ctx: None,
+            org,
+            env,
+            worker_ctx: worker::Context::new(worker_ctx),
+            log,
+        })
+    }
 }
 
 /// Performs the effect the flow awaits from Rust (`kind: "rust"`), and hands the request back
