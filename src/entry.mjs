@@ -19,8 +19,8 @@
 import Rust, { OrgUsage, SessionShard as RustSessionShard } from './index.js';
 
 const rust = Rust.prototype;
-const [VERSION, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS, SERVER_ERROR] = rust.hot_constants();
-const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/(token|introspect)$/;
+const [VERSION, EXPOSE_HEADERS, MAX_BODY_BYTES, PURGE_EVERY_MS] = rust.hot_constants();
+const HOT_PATH = /^\/orgs\/([a-z0-9][a-z0-9-]{0,62})\/introspect$/;
 
 export default {
   async fetch(request, env, ctx) {
@@ -32,7 +32,7 @@ export default {
       const body = await readBody(request);
       if (body === undefined) return full(request, env, ctx);
       const declined = () => full(new Request(request, { body }), env, ctx);
-      return HOT_POSTS[hot[2]]({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
+      return introspect({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
     }
     // The public GET endpoints (the documents) read no request header but the request id's; a
     // header lookup costs more than the JWKS answer itself.
@@ -43,7 +43,7 @@ export default {
       post ? headers.get('cf-connecting-ip') : null, headers.get('cf-ray'));
     if (need === undefined) return full(request, env, ctx);
     if (need.kind === 'reply') return answer(need);
-    return drive(need.flow, need, request, env);
+    return drive(need.flow, need, request, env, ctx);
   },
 };
 
@@ -52,7 +52,8 @@ export default {
  * performs each effect it names and answers its reply. An effect that throws is reported as
  * `undefined`; the flow decides what that means.
  */
-async function drive(flow, need, request, env) {
+async function drive(flow, need, request, env, ctx) {
+  let body;
   for (;;) {
     let result;
     try {
@@ -64,7 +65,7 @@ async function drive(flow, need, request, env) {
           flow = await rust.perform(flow);
           break;
         case 'read_body':
-          result = await readCapped(request, need);
+          result = body = await readCapped(request, need);
           break;
         case 'limit':
           result = (await env[need.binding].limit({ key: need.key })).success;
@@ -72,10 +73,55 @@ async function drive(flow, need, request, env) {
         case 'sign_and_seal':
           result = await signAndSealEffect(need);
           break;
+        case 'sign':
+          result = new Uint8Array(await crypto.subtle.sign('Ed25519', need.key, need.input));
+          break;
+        case 'seal':
+          result = new Uint8Array(await crypto.subtle.encrypt(
+            { name: 'AES-GCM', iv: need.iv, additionalData: need.aad }, need.key, need.plaintext));
+          break;
+        case 'open':
+          result = await openEffect(need);
+          break;
+        case 'shard_call':
+          result = await shardCall(env[need.binding], need);
+          break;
+        case 'older_exchange':
+          flow.free();
+          return olderExchange(request, env, ctx, need.org, body ?? new Uint8Array(0));
       }
     } catch {}
     need = flow.next(result);
   }
+}
+
+/** An `open` effect: the plaintext of the first key that opens the ciphertext, if any. */
+async function openEffect({ keys, iv, aad, ciphertext }) {
+  for (const key of keys) {
+    try {
+      return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, ciphertext));
+    } catch {}
+  }
+  return undefined;
+}
+
+/** A `shard_call` effect: the session shard's JSON answer, or `undefined` unless it answers 200. */
+async function shardCall(shards, { shard, op, body }) {
+  const res = await shards.get(shards.idFromName(shard)).fetch(`https://shard/${op}`, { method: 'POST', body });
+  return res.status === 200 ? res.text() : undefined;
+}
+
+/**
+ * The token-exchange grant, its body already read by the token flow: the older lean export when
+ * it serves the request, else the workers-rs path (until the exchange grant is a flow).
+ */
+function olderExchange(request, env, ctx, org, body) {
+  const headers = request.headers;
+  const requestOrigin = split(request.url).origin;
+  const declined = () => full(new Request(request, { body }), env, ctx);
+  const issue = rust.hot_exchange(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'), body);
+  if (issue === undefined) return declined();
+  return exchange(issue, { request, env, ctx, org, started: Date.now(), declined });
 }
 
 /** A flow's reply, with its log line. */
@@ -169,30 +215,12 @@ function full(request, env, ctx) {
   return rust.fetch.call({ env, ctx }, request);
 }
 
-/**
- * The hot POST endpoints. Each gets the request's parts and its body already read (`declined`
- * hands the request, body included, to the full path).
- */
-const HOT_POSTS = { token, introspect };
-
 /** The body of a hot POST, or `undefined` when it is too large (the full path answers 413). */
 async function readBody(request) {
   const length = request.headers.get('content-length');
   if (length !== null && !(Number(length) <= Number(MAX_BODY_BYTES))) return undefined;
   if (length === '0' || request.body === null) return new Uint8Array(0);
   return new Uint8Array(await request.arrayBuffer());
-}
-
-/** The token endpoint: the refresh-token and token-exchange grants (see src/worker/hot/). */
-async function token(post) {
-  const { request, env, org, requestOrigin, body } = post;
-  const headers = request.headers;
-  const args = [env, org, requestOrigin, headers.get('origin'), headers.get('content-type'), body];
-  const refreshing = rust.hot_refresh(...args);
-  if (refreshing !== undefined) return refresh(refreshing, post);
-  const exchanging = rust.hot_exchange(...args);
-  if (exchanging !== undefined) return exchange(exchanging, post);
-  return post.declined();
 }
 
 /**
@@ -262,54 +290,6 @@ async function signAndSeal([signKey, input, sealKey, iv, aad, plaintext]) {
     crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
   ]);
   return [new Uint8Array(signature), new Uint8Array(sealed)];
-}
-
-async function refresh(issue, { request, env, ctx, org, started, declined }) {
-  const [keys, iv, aad, ciphertext] = issue.open_parts;
-  let plaintext;
-  for (const key of keys) {
-    try {
-      plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, ciphertext);
-      break;
-    } catch {}
-  }
-  if (plaintext === undefined || !issue.opened(new Uint8Array(plaintext))) {
-    issue.abandon();
-    return declined();
-  }
-  let call;
-  try {
-    const [sealKey, sealIv, sealAad, candidate] = issue.seal_parts;
-    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: sealIv, additionalData: sealAad }, sealKey, candidate);
-    call = issue.call(new Uint8Array(sealed));
-  } catch {}
-  if (call === undefined) {
-    issue.abandon();
-    return declined();
-  }
-  // From here the shard has acted on the request: it is answered here, whatever happens.
-  let answer;
-  try {
-    const shards = env.SESSIONS;
-    const res = await shards.get(shards.idFromName(call[0])).fetch('https://shard/refresh', { method: 'POST', body: call[1] });
-    if (res.status === 200) answer = await res.text();
-  } catch {}
-  const signing = issue.decided(answer);
-  if (signing === undefined) {
-    const [status, error, code, cors] = issue.error;
-    issue.free();
-    return respond(request, started, 'token', org, status, error, tokenHeaders(cors), code);
-  }
-  const [signKey, input, cors, quota] = signing;
-  let signature;
-  try {
-    signature = await crypto.subtle.sign('Ed25519', signKey, input);
-  } catch {
-    issue.free();
-    return respond(request, started, 'token', org, 500, SERVER_ERROR, tokenHeaders(cors), 'server_error');
-  }
-  const tokens = issue.finish(env, ctx, new Uint8Array(signature));
-  return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
 }
 
 /** The headers of a token response: not stored, shared with `cors` (an origin) if any, quota. */

@@ -7,7 +7,8 @@
 
 use std::rc::Rc;
 
-use super::{org_cors, params_of, read_body, unexpected, Effect, Outcome, Request, Step};
+use super::opening::{Open, Opened, Opening};
+use super::{unexpected, Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
 use crate::issuance::{anonymous_device, prepare_start, token_body, Prepared, SessionStart};
 use crate::limits::{Admission, AnonymousRateLimit, RATE_PERIOD_SECS};
@@ -18,6 +19,7 @@ use crate::reply::{Caching, Cors, Reply};
 pub struct AnonymousSession {
     request: Request,
     state: State,
+    opening: Opening,
     org: Option<Rc<OrgState>>,
     cors: Cors,
     device_id: Option<String>,
@@ -25,8 +27,7 @@ pub struct AnonymousSession {
 }
 
 enum State {
-    Org,
-    Body,
+    Opening,
     Limit,
     Admit,
     SignAndSeal(Box<Prepared>),
@@ -41,19 +42,26 @@ impl AnonymousSession {
     pub fn begin(request: Request, org: OrgId) -> (Self, Step) {
         let flow = Self {
             request,
-            state: State::Org,
+            state: State::Opening,
+            opening: Opening::default(),
             org: None,
             cors: Cors::None,
             device_id: None,
             admission: None,
         };
-        (flow, Step::Need(Effect::LoadOrg(org)))
+        (flow, Step::Need(Opening::first(org)))
     }
 
     pub fn resume(&mut self, outcome: Outcome) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), outcome) {
-            (State::Org, Outcome::Org(org)) => self.org_loaded(org),
-            (State::Body, Outcome::Body(body)) => self.body_read(body),
+            (State::Opening, outcome) => match self.opening.resume(&self.request, outcome) {
+                Opened::Need(effect) => {
+                    self.state = State::Opening;
+                    Step::Need(effect)
+                }
+                Opened::Answered(reply) => Step::Done(reply),
+                Opened::Ready(open) => self.opened(open),
+            },
             (State::Limit, Outcome::Limit(allowed)) => self.limited(allowed),
             (State::Admit, Outcome::Admission(admission)) => self.admitted(admission),
             (State::SignAndSeal(prepared), Outcome::SignedAndSealed(done)) => {
@@ -65,34 +73,9 @@ impl AnonymousSession {
         }
     }
 
-    fn org_loaded(&mut self, org: Result<Rc<OrgState>, ApiError>) -> Step {
-        let org = match org {
-            Ok(org) => org,
-            Err(e) => return Step::Done(Reply::error(&e)),
-        };
-        self.cors = match org_cors(&org, self.request.origin.as_deref()) {
-            Ok(cors) => cors,
-            Err(e) => return Step::Done(Reply::error(&e)),
-        };
-        self.org = Some(org);
-        match read_body(self.request.content_length.as_deref()) {
-            Ok(Some(effect)) => {
-                self.state = State::Body;
-                Step::Need(effect)
-            }
-            Ok(None) => self.body_read(Some(Vec::new())),
-            Err(e) => self.fail(&e),
-        }
-    }
-
-    fn body_read(&mut self, body: Option<Vec<u8>>) -> Step {
-        let Some(org) = self.org.clone() else {
-            return unexpected();
-        };
-        let params = match params_of(body, self.request.content_type.as_deref()) {
-            Ok(p) => p,
-            Err(e) => return self.fail(&e),
-        };
+    fn opened(&mut self, Open { org, cors, params }: Open) -> Step {
+        self.cors = cors;
+        self.org = Some(org.clone());
         match anonymous_device(&org, &params) {
             Ok(device_id) => self.device_id = device_id.map(str::to_owned),
             Err(e) => return self.fail(&e),

@@ -4,22 +4,23 @@
 //! driver (`src/entry.mjs` with `worker::driver`) performs the effects; the native tests perform
 //! them with fakes. Time and randomness are part of the [`Request`].
 //!
-//! One module per endpoint: [`anonymous`] (a new anonymous session) and [`documents`] (JWKS and
-//! RFC 8414 metadata). [`Public::begin`] routes a request to its flow.
+//! One module per endpoint: [`anonymous`] (a new anonymous session), [`token`] (the token
+//! endpoint: the refresh grant) and [`documents`] (JWKS and RFC 8414 metadata); [`opening`] is
+//! how the org endpoints with a body begin. [`Public::begin`] routes a request to its flow.
 
 pub mod anonymous;
 pub mod documents;
+pub mod opening;
+pub mod token;
 
 use std::rc::Rc;
 
 use crate::api_error::ApiError;
-use crate::body::{parse_params, Params, MAX_BODY_BYTES};
-use crate::cors::allowed_origin;
 use crate::issuance::RANDOM_LEN;
 use crate::limits::Admission;
 use crate::org::OrgId;
 use crate::org_state::OrgState;
-use crate::reply::{Cors, Reply};
+use crate::reply::Reply;
 use crate::route::{dispatch, Dispatch, Endpoint};
 
 /// What a flow needs done.
@@ -48,6 +49,31 @@ pub enum Effect {
     /// Send this isolate's count of issued tokens to the org's usage object when due, in the
     /// background. [`Outcome::Done`].
     Flush,
+    /// Open a refresh token: AES-256-GCM with each of the org's refresh-token keys in turn (the
+    /// current master key's, then during a rotation the previous one's): [`Outcome::Opened`].
+    Open {
+        iv: [u8; 12],
+        aad: Vec<u8>,
+        ciphertext: Vec<u8>,
+    },
+    /// Seal `plaintext` with the org's current refresh-token key: [`Outcome::Sealed`].
+    Seal {
+        iv: [u8; 12],
+        aad: Vec<u8>,
+        plaintext: Vec<u8>,
+    },
+    /// Sign `input` with the org's signing key (Ed25519): [`Outcome::Signed`].
+    Sign { input: String },
+    /// Call the session shard named `shard` (`idFromName`) with `op` and the JSON `body`:
+    /// [`Outcome::Shard`].
+    ShardCall {
+        shard: String,
+        op: &'static str,
+        body: String,
+    },
+    /// Serve the request, its body already read, with the token exchange's older implementation
+    /// (until the exchange grant is a flow of its own). The flow ends here.
+    OlderExchange,
 }
 
 /// What performing an [`Effect`] gave.
@@ -61,6 +87,14 @@ pub enum Outcome {
     Admission(Result<Option<Admission>, ApiError>),
     /// The Ed25519 signature and the sealed plaintext; `None`: WebCrypto failed.
     SignedAndSealed(Option<([u8; 64], Vec<u8>)>),
+    /// The plaintext; `None`: no key opens it.
+    Opened(Option<Vec<u8>>),
+    /// `None`: WebCrypto failed.
+    Sealed(Option<Vec<u8>>),
+    /// `None`: WebCrypto failed.
+    Signed(Option<[u8; 64]>),
+    /// The shard's JSON answer; `None`: the call failed or did not answer 200.
+    Shard(Option<String>),
     /// An effect with nothing to report.
     Done,
 }
@@ -108,6 +142,7 @@ impl Request {
 pub enum Public {
     Anonymous(anonymous::AnonymousSession),
     Document(documents::Document),
+    Token(token::Token),
 }
 
 impl Public {
@@ -123,6 +158,10 @@ impl Public {
                 let (f, s) = anonymous::AnonymousSession::begin(request, org.clone());
                 (Self::Anonymous(f), s)
             }
+            Endpoint::Token => {
+                let (f, s) = token::Token::begin(request, org.clone());
+                (Self::Token(f), s)
+            }
             Endpoint::Jwks | Endpoint::Metadata => {
                 let (f, s) = documents::Document::begin(request, &route.endpoint, org.clone());
                 (Self::Document(f), s)
@@ -136,6 +175,7 @@ impl Public {
         match self {
             Self::Anonymous(f) => f.resume(outcome),
             Self::Document(f) => f.resume(outcome),
+            Self::Token(f) => f.resume(outcome),
         }
     }
 }
@@ -143,46 +183,6 @@ impl Public {
 /// An outcome the flow did not ask for: a driver bug, answered as a server error.
 fn unexpected() -> Step {
     Step::Done(Reply::error(&ApiError::Internal))
-}
-
-/// The CORS decision of an org endpoint: no `Origin`, no sharing; an origin the org allows is
-/// answered; any other is refused (403) before any work.
-fn org_cors(org: &OrgState, origin: Option<&str>) -> Result<Cors, ApiError> {
-    let Some(origin) = origin else {
-        return Ok(Cors::None);
-    };
-    let allowed =
-        allowed_origin(origin, &org.record.settings.allowed_origins).ok_or_else(|| {
-            ApiError::AccessDenied(format!("origin {origin} is not allowed for this org"))
-        })?;
-    Ok(Cors::Origin(allowed.to_owned()))
-}
-
-/// How a request's body is to be had: refused unread when its `Content-Length` says it is too
-/// large (413); `Ok(None)` when it says the body is empty (nothing to read); else the effect that
-/// reads it.
-fn read_body(content_length: Option<&str>) -> Result<Option<Effect>, ApiError> {
-    let declared = match content_length {
-        None => None,
-        Some(len) => match len.trim().parse::<usize>() {
-            Ok(n) if n <= MAX_BODY_BYTES => Some(n),
-            _ => {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                })
-            }
-        },
-    };
-    Ok((declared != Some(0)).then_some(Effect::ReadBody {
-        limit: MAX_BODY_BYTES,
-        declared: declared.is_some(),
-    }))
-}
-
-/// The parameters of a body read as [`read_body`] says.
-fn params_of(body: Option<Vec<u8>>, content_type: Option<&str>) -> Result<Params, ApiError> {
-    let body = body.ok_or_else(|| ApiError::invalid_request("could not read the request body"))?;
-    parse_params(content_type, &body)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use super::*;
+use crate::body::MAX_BODY_BYTES;
 use crate::jose::base64url;
 use crate::jose::ed25519::Ed25519SigningKey;
 use crate::jose::jwk::thumbprint;
@@ -71,6 +72,10 @@ pub struct Fake {
     pub limit: Option<bool>,
     pub admission: Result<Option<Admission>, ApiError>,
     pub sign: bool,
+    /// What opening the presented refresh token gives.
+    pub opened: Option<Vec<u8>>,
+    /// The shard's answer to a refresh.
+    pub shard: Option<String>,
     pub seen: Vec<Effect>,
 }
 
@@ -82,6 +87,8 @@ impl Fake {
             limit: Some(true),
             admission: Ok(Some(admission(9))),
             sign: true,
+            opened: None,
+            shard: Some(serde_json::to_string(&crate::family::Decision::Rotate).unwrap()),
             seen: Vec::new(),
         }
     }
@@ -97,7 +104,17 @@ impl Fake {
                 let key = Ed25519SigningKey::from_seed(&SEED).unwrap();
                 (key.sign(input.as_bytes()), vec![1, 2, 3])
             })),
-            Effect::Refund | Effect::Flush => Outcome::Done,
+            Effect::Open { .. } => Outcome::Opened(self.opened.clone()),
+            Effect::Seal { plaintext, .. } => {
+                Outcome::Sealed(self.sign.then(|| plaintext.iter().rev().copied().collect()))
+            }
+            Effect::Sign { input } => Outcome::Signed(self.sign.then(|| {
+                Ed25519SigningKey::from_seed(&SEED)
+                    .unwrap()
+                    .sign(input.as_bytes())
+            })),
+            Effect::ShardCall { .. } => Outcome::Shard(self.shard.clone()),
+            Effect::Refund | Effect::Flush | Effect::OlderExchange => Outcome::Done,
         }
     }
 
@@ -127,6 +144,11 @@ impl Fake {
                 Effect::Refund => "refund",
                 Effect::SignAndSeal { .. } => "sign",
                 Effect::Flush => "flush",
+                Effect::Open { .. } => "open",
+                Effect::Seal { .. } => "seal",
+                Effect::Sign { .. } => "sign",
+                Effect::ShardCall { .. } => "shard",
+                Effect::OlderExchange => "older_exchange",
             })
             .collect()
     }
@@ -176,10 +198,11 @@ fn routes_only_what_a_flow_serves() {
             "{method} {path}"
         );
     }
+    assert!(Public::begin(request("POST", "/orgs/acme/token")).is_some());
     for (method, path) in [
         ("GET", ANON),
         ("OPTIONS", ANON),
-        ("POST", "/orgs/acme/token"),
+        ("POST", "/orgs/acme/introspect"),
         ("GET", "/admin/v1/orgs/acme"),
         ("GET", "/healthz"),
         ("GET", "/nowhere"),
@@ -443,4 +466,203 @@ fn the_documents_are_public_and_cacheable() {
     let missing = fake.run(request("GET", "/orgs/acme/.well-known/jwks.json"));
     assert_eq!(missing.status, 404);
     assert_eq!(header(&missing, "Access-Control-Allow-Origin"), Some("*"));
+}
+
+mod token {
+    use super::*;
+    use crate::family::Decision;
+    use crate::refresh_token::{self, NewSession, RefreshPayload};
+
+    const TOKEN: &str = "/orgs/acme/token";
+
+    /// A session of `acme` that began an hour ago, as its refresh token's plaintext.
+    fn session(scope: &str) -> Vec<u8> {
+        let org = OrgId::parse("acme").unwrap();
+        RefreshPayload::first(
+            &NewSession {
+                org: &org,
+                session_id: "sid_1",
+                subject: "anon_1",
+                scope,
+                device_id: None,
+                now: NOW_MS / 1000 - 3600,
+                session_ttl_secs: 86_400,
+            },
+            &[5; 16],
+        )
+        .to_json()
+    }
+
+    fn refresh(body: &str) -> (Fake, Reply) {
+        refresh_with(org_with(serde_json::json!({})), body, |_| {})
+    }
+
+    fn refresh_with(org: Rc<OrgState>, body: &str, setup: impl FnOnce(&mut Fake)) -> (Fake, Reply) {
+        let mut fake = Fake::new(org);
+        fake.body = Some(body.as_bytes().to_vec());
+        fake.opened = Some(session("session"));
+        setup(&mut fake);
+        let reply = fake.run(Request {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            ..request("POST", TOKEN)
+        });
+        (fake, reply)
+    }
+
+    fn presented() -> String {
+        format!(
+            "grant_type=refresh_token&refresh_token={}",
+            refresh_token::encode(&[1; 12], &[9; 40])
+        )
+    }
+
+    #[test]
+    fn a_refresh_opens_checks_counts_seals_calls_the_shard_and_signs() {
+        let (fake, reply) = refresh(&presented());
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(
+            fake.kinds(),
+            ["org", "body", "open", "admit", "seal", "shard", "sign", "flush"]
+        );
+        let Effect::ShardCall { shard, op, body } = &fake.seen[5] else {
+            panic!("{:?}", fake.seen[5]);
+        };
+        assert_eq!(*op, "refresh");
+        assert!(shard.starts_with("acme"), "{shard}");
+        let call: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(call["sub"], "anon_1");
+        assert_eq!(call["generation"], 0, "the presented generation");
+        let body = body_json(&reply);
+        assert_eq!(body["subject"], "anon_1");
+        assert_eq!(body["session_id"], "sid_1");
+        // The rotated child is the candidate the flow sealed (the fake seals by reversing).
+        assert!(body["refresh_token"].as_str().unwrap().starts_with("rt1."));
+        assert_eq!(header(&reply, "X-RateLimit-Remaining"), Some("9"));
+    }
+
+    #[test]
+    fn a_recent_parent_gets_the_same_child() {
+        let (_, reply) = refresh_with(org_with(serde_json::json!({})), &presented(), |f| {
+            f.shard = Some(
+                serde_json::to_string(&Decision::SameChild {
+                    child: "rt1.the-child".into(),
+                })
+                .unwrap(),
+            );
+        });
+        assert_eq!(body_json(&reply)["refresh_token"], "rt1.the-child");
+    }
+
+    #[test]
+    fn reuse_and_revocation_are_refused_and_not_counted() {
+        for (decision, words) in [
+            (Decision::Reuse, "already used"),
+            (Decision::Revoked, "has been revoked"),
+        ] {
+            let answer = serde_json::to_string(&decision).unwrap();
+            let (fake, reply) = refresh_with(org_with(serde_json::json!({})), &presented(), |f| {
+                f.shard = Some(answer)
+            });
+            assert_eq!((reply.status, reply.outcome), (400, "invalid_grant"));
+            assert!(body_json(&reply)["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(words));
+            assert_eq!(
+                fake.kinds(),
+                ["org", "body", "open", "admit", "seal", "shard", "refund"]
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreachable_shard_is_503_and_not_counted() {
+        let (fake, reply) = refresh_with(org_with(serde_json::json!({})), &presented(), |f| {
+            f.shard = None
+        });
+        assert_eq!(reply.status, 503);
+        assert_eq!(fake.kinds().last(), Some(&"refund"));
+    }
+
+    #[test]
+    fn a_token_no_key_opens_is_invalid_and_never_counted() {
+        let (fake, reply) = refresh_with(org_with(serde_json::json!({})), &presented(), |f| {
+            f.opened = None
+        });
+        assert_eq!((reply.status, reply.outcome), (400, "invalid_grant"));
+        assert_eq!(fake.kinds(), ["org", "body", "open"]);
+    }
+
+    #[test]
+    fn malformed_requests_never_reach_a_key() {
+        for (body, status, code) in [
+            ("", 400, "invalid_request"),
+            ("grant_type=password", 400, "unsupported_grant_type"),
+            ("grant_type=refresh_token", 400, "invalid_request"),
+            (
+                "grant_type=refresh_token&refresh_token=nope",
+                400,
+                "invalid_grant",
+            ),
+        ] {
+            let (fake, reply) = refresh(body);
+            assert_eq!((reply.status, reply.outcome), (status, code), "{body}");
+            assert_eq!(fake.kinds(), ["org", "body"], "{body}");
+        }
+    }
+
+    #[test]
+    fn more_scope_than_the_session_holds_is_invalid_scope() {
+        let body = format!("{}&scope=session%20admin", presented());
+        let (fake, reply) = refresh(&body);
+        assert_eq!((reply.status, reply.outcome), (400, "invalid_scope"));
+        assert_eq!(fake.kinds(), ["org", "body", "open"]);
+    }
+
+    #[test]
+    fn a_failed_signature_after_the_shard_refunds() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.body = Some(presented().into_bytes());
+        fake.opened = Some(session("session"));
+        // Seal works, the signature fails: sealing and signing share the fake's switch, so
+        // run the flow by hand and fail only the signature.
+        let (mut flow, mut step, _, _) = Public::begin(Request {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            ..request("POST", TOKEN)
+        })
+        .unwrap();
+        let reply = loop {
+            match step {
+                Step::Done(reply) => break reply,
+                Step::Need(Effect::Sign { .. }) => step = flow.resume(Outcome::Signed(None)),
+                Step::Need(effect) => {
+                    let outcome = fake.perform(&effect);
+                    step = flow.resume(outcome);
+                }
+            }
+        };
+        assert_eq!(reply.status, 500);
+        assert_eq!(fake.kinds().last(), Some(&"refund"));
+    }
+
+    #[test]
+    fn the_exchange_grant_is_handed_over_uncounted() {
+        let (fake, reply) = refresh(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=x",
+        );
+        assert_eq!(fake.kinds(), ["org", "body", "older_exchange"]);
+        // Resumed after the hand-over (a driver bug): a server error, never a token.
+        assert_eq!(reply.status, 500);
+    }
+
+    #[test]
+    fn a_foreign_origin_is_refused_before_the_body_is_read() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let reply = fake.run(Request {
+            origin: Some("https://evil.example".into()),
+            ..request("POST", TOKEN)
+        });
+        assert_eq!(reply.status, 403);
+        assert_eq!(fake.kinds(), ["org"]);
+    }
 }

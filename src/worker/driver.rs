@@ -8,7 +8,8 @@
 //!   configuration), the quota admission when the month's count is loaded, refunds, flushes;
 //! - by [`perform`] (an async export): a cold org (configuration check, KV reads, key imports) and
 //!   the first quota admission of an org in an isolate;
-//! - by the entry: reading the body, the rate-limit binding, WebCrypto.
+//! - by the entry: reading the body, the rate-limit binding, WebCrypto, session-shard calls, and
+//!   (until the exchange grant is a flow) the older token-exchange implementation.
 //!
 //! Effects and replies cross to JavaScript as plain objects tagged by `kind`, built by
 //! [`effect_js`] and [`reply_js`] only; results come back as plain values, `undefined` when the
@@ -23,6 +24,7 @@ use wasm_bindgen::prelude::*;
 use worker::Env;
 
 use super::org_cache::{self, now_ms, OrgContext};
+use super::shards::SESSIONS_BINDING;
 use super::{config, metering};
 use crate::api_error::ApiError;
 use crate::flow::{Effect, Outcome, Public, Request, Step};
@@ -207,18 +209,36 @@ impl PublicRequest {
                 metering::flush_if_due(&self.env, &self.worker_ctx, &self.org);
                 Some(Outcome::Done)
             }
-            // Without the org's keys there is nothing to sign with.
+            // Without the org's keys there is nothing to sign, seal or open with.
             Effect::SignAndSeal { .. } if self.keys().is_none() => {
                 Some(Outcome::SignedAndSealed(None))
             }
-            Effect::ReadBody { .. } | Effect::Limit { .. } | Effect::SignAndSeal { .. } => None,
+            Effect::Sign { .. } if self.signing_key().is_none() => Some(Outcome::Signed(None)),
+            Effect::Seal { .. } if self.refresh_keys().is_empty() => Some(Outcome::Sealed(None)),
+            Effect::Open { .. } if self.refresh_keys().is_empty() => Some(Outcome::Opened(None)),
+            Effect::ReadBody { .. }
+            | Effect::Limit { .. }
+            | Effect::SignAndSeal { .. }
+            | Effect::Sign { .. }
+            | Effect::Seal { .. }
+            | Effect::Open { .. }
+            | Effect::ShardCall { .. }
+            | Effect::OlderExchange => None,
         }
     }
 
     /// The org's signing key and refresh-token sealing key.
     fn keys(&self) -> Option<(&web_sys::CryptoKey, &web_sys::CryptoKey)> {
-        let ctx = self.ctx.as_ref()?;
-        Some((ctx.signing_key.as_ref()?, ctx.refresh_keys.first()?))
+        Some((self.signing_key()?, self.refresh_keys().first()?))
+    }
+
+    fn signing_key(&self) -> Option<&web_sys::CryptoKey> {
+        self.ctx.as_ref()?.signing_key.as_ref()
+    }
+
+    /// The org's refresh-token keys: the current one (it seals) first.
+    fn refresh_keys(&self) -> &[web_sys::CryptoKey] {
+        self.ctx.as_ref().map_or(&[], |c| c.refresh_keys.as_slice())
     }
 
     /// The org from storage (the configuration checked first, once per isolate).
@@ -270,6 +290,55 @@ impl PublicRequest {
                     ],
                 )
             }
+            Effect::Open {
+                iv,
+                aad,
+                ciphertext,
+            } => {
+                let keys: js_sys::Array = self
+                    .refresh_keys()
+                    .iter()
+                    .map(|k| JsValue::from(k.clone()))
+                    .collect();
+                tagged(
+                    "open",
+                    &[
+                        ("keys", keys.into()),
+                        ("iv", bytes(iv)),
+                        ("aad", bytes(aad)),
+                        ("ciphertext", bytes(ciphertext)),
+                    ],
+                )
+            }
+            Effect::Seal { iv, aad, plaintext } => tagged(
+                "seal",
+                &[
+                    ("key", key(self.refresh_keys().first())),
+                    ("iv", bytes(iv)),
+                    ("aad", bytes(aad)),
+                    ("plaintext", bytes(plaintext)),
+                ],
+            ),
+            Effect::Sign { input } => tagged(
+                "sign",
+                &[
+                    ("key", key(self.signing_key())),
+                    ("input", bytes(input.as_bytes())),
+                ],
+            ),
+            Effect::ShardCall { shard, op, body } => tagged(
+                "shard_call",
+                &[
+                    ("binding", name_js(SESSIONS_BINDING)),
+                    ("shard", JsValue::from_str(shard)),
+                    ("op", name_js(op)),
+                    ("body", JsValue::from_str(body)),
+                ],
+            ),
+            Effect::OlderExchange => tagged(
+                "older_exchange",
+                &[("org", JsValue::from_str(self.org.as_str()))],
+            ),
             // Performed now, never awaited.
             Effect::Refund | Effect::Flush => tagged("rust", &[]),
         }
@@ -318,16 +387,24 @@ impl PublicRequest {
 fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
     let failed = result.is_undefined();
     match effect {
-        Effect::ReadBody { .. } => Outcome::Body(
-            (!failed)
-                .then(|| result.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec))
-                .flatten(),
-        ),
+        Effect::ReadBody { .. } => Outcome::Body((!failed).then(|| bytes_of(result)).flatten()),
         Effect::Limit { .. } => Outcome::Limit(result.as_bool()),
         Effect::SignAndSeal { .. } => {
             Outcome::SignedAndSealed((!failed).then(|| signed_and_sealed(result)).flatten())
         }
-        Effect::LoadOrg(_) | Effect::Admit { .. } | Effect::Refund | Effect::Flush => Outcome::Done,
+        Effect::Open { .. } => Outcome::Opened((!failed).then(|| bytes_of(result)).flatten()),
+        Effect::Seal { .. } => Outcome::Sealed((!failed).then(|| bytes_of(result)).flatten()),
+        Effect::Sign { .. } => Outcome::Signed(
+            (!failed)
+                .then(|| bytes_of(result)?.try_into().ok())
+                .flatten(),
+        ),
+        Effect::ShardCall { .. } => Outcome::Shard(result.as_string()),
+        Effect::LoadOrg(_)
+        | Effect::Admit { .. }
+        | Effect::Refund
+        | Effect::Flush
+        | Effect::OlderExchange => Outcome::Done,
     }
 }
 
@@ -376,6 +453,15 @@ impl Record {
 
 fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
+}
+
+/// The bytes of a `Uint8Array` result.
+fn bytes_of(result: &JsValue) -> Option<Vec<u8>> {
+    result.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec)
+}
+
+fn key(k: Option<&web_sys::CryptoKey>) -> JsValue {
+    k.map_or(JsValue::UNDEFINED, |k| k.clone().into())
 }
 
 thread_local! {

@@ -28,7 +28,6 @@ use worker::{console_log, event, Context, Env, Request, Response};
 
 use crate::api_error::ApiError;
 use crate::cors::allowed_origin;
-use crate::exchange::request::GRANT_TYPE;
 use crate::reply::{quota_headers, Cors};
 use crate::request_log::{request_id, version, LogLine};
 use crate::request_url::RequestUrl;
@@ -162,21 +161,10 @@ async fn serve_public(
     let ctx = org_cache::get(env, &route.org).await?;
     let issuer = ctx.org.record.issuer(&config::issuer_origin(env, url));
     match route.endpoint {
+        // Reached only when the token flow hands over the token-exchange grant (`flow::token`).
         Endpoint::Token => {
             let params = http::read_params(req).await?;
-            let grant = params.require("grant_type")?;
-            if grant != "refresh_token" && grant != GRANT_TYPE {
-                return Err(ApiError::UnsupportedGrantType(format!(
-                    "grant_type {grant} is not supported; supported: refresh_token, {GRANT_TYPE}"
-                )));
-            }
-            let issue = async {
-                if grant == GRANT_TYPE {
-                    exchange::exchange(env, &ctx, &params, &issuer).await
-                } else {
-                    sessions::refresh(env, &ctx, &params, &issuer).await
-                }
-            };
+            let issue = exchange::exchange(env, &ctx, &params, &issuer);
             boxed(metered(env, worker_ctx, &ctx, issue)).await
         }
         Endpoint::Revoke => {

@@ -6,8 +6,7 @@ use worker::{Env, Stub};
 
 use crate::api_error::ApiError;
 use crate::family::{
-    shard_name, shard_of, CheckCall, CheckResult, Decision, PurgeCall, RefreshCall, RevokeCall,
-    ShardStats, SHARDS,
+    shard_name, shard_of, CheckCall, CheckResult, PurgeCall, RevokeCall, ShardStats, SHARDS,
 };
 use crate::org::OrgId;
 use crate::revocation::{Kind, Revocation, TokenFacts};
@@ -41,20 +40,6 @@ async fn call<T: DeserializeOwned>(
         return Err(ApiError::Internal);
     }
     super::http::response_json(res).await
-}
-
-/// The one Durable Object call of a refresh: the subject's shard decides and records.
-pub async fn refresh(env: &Env, org: &OrgId, refresh: &RefreshCall) -> Result<Decision, ApiError> {
-    let stub = stub(env, org, shard_of(org, &refresh.sub))?;
-    let body = serde_json::to_string(refresh).map_err(|_| ApiError::Internal)?;
-    call(&stub, "refresh", Some(body)).await
-}
-
-/// The name of the shard a refresh goes to (`idFromName`), and the body of its `/refresh` call:
-/// what the lean entry sends itself.
-pub fn refresh_request(org: &OrgId, refresh: &RefreshCall) -> Result<(String, String), ApiError> {
-    let body = serde_json::to_string(refresh).map_err(|_| ApiError::Internal)?;
-    Ok((shard_name(org, shard_of(org, &refresh.sub)), body))
 }
 
 /// Records a revocation where it will be checked: a key's in every shard of the org (bounded:

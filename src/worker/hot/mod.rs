@@ -20,7 +20,6 @@
 
 mod exchange;
 mod introspection;
-mod refresh;
 
 use std::rc::Rc;
 
@@ -40,7 +39,7 @@ use crate::org::OrgId;
 
 /// What the entry needs once per isolate, so it stays defined in one place: the version header's
 /// value, the CORS `Access-Control-Expose-Headers` value, the body
-/// size limit, the session shards' purge period, and the body of a 500.
+/// size limit, and the session shards' purge period.
 #[wasm_bindgen]
 pub fn hot_constants() -> Vec<String> {
     vec![
@@ -48,7 +47,6 @@ pub fn hot_constants() -> Vec<String> {
         crate::reply::EXPOSE_HEADERS.to_owned(),
         crate::body::MAX_BODY_BYTES.to_string(),
         super::session_shard::purge_every_ms().to_string(),
-        crate::api_error::ApiError::Internal.to_json(),
     ]
 }
 
