@@ -34,16 +34,10 @@ export default {
       const declined = () => full(new Request(request, { body }), env, ctx);
       return introspect({ request, env, ctx, org, requestOrigin: origin, started, body, declined });
     }
-    // The public GET endpoints (the documents) read no request header but the request id's; a
-    // header lookup costs more than the JWKS answer itself.
-    const headers = request.headers;
-    const post = request.method === 'POST';
-    const need = rust.begin(env, ctx, request.method, request.url, post ? headers.get('origin') : null,
-      post ? headers.get('content-type') : null, post ? headers.get('content-length') : null,
-      post ? headers.get('cf-connecting-ip') : null, headers.get('cf-ray'));
+    const need = rust.begin(env, ctx, request.method, request.url, request.headers);
     if (need === undefined) return full(request, env, ctx);
     if (need.kind === 'reply') return answer(need);
-    return drive(need.flow, need, request, env, ctx);
+    return drive(need.flow, need, request, env);
   },
 };
 
@@ -52,8 +46,7 @@ export default {
  * performs each effect it names and answers its reply. An effect that throws is reported as
  * `undefined`; the flow decides what that means.
  */
-async function drive(flow, need, request, env, ctx) {
-  let body;
+async function drive(flow, need, request, env) {
   for (;;) {
     let result;
     try {
@@ -65,7 +58,7 @@ async function drive(flow, need, request, env, ctx) {
           flow = await rust.perform(flow);
           break;
         case 'read_body':
-          result = body = await readCapped(request, need);
+          result = await readCapped(request, need);
           break;
         case 'limit':
           result = (await env[need.binding].limit({ key: need.key })).success;
@@ -86,9 +79,9 @@ async function drive(flow, need, request, env, ctx) {
         case 'shard_call':
           result = await shardCall(env[need.binding], need);
           break;
-        case 'older_exchange':
-          flow.free();
-          return olderExchange(request, env, ctx, need.org, body ?? new Uint8Array(0));
+        case 'verify':
+          result = await crypto.subtle.verify(need.algorithm, need.key, need.signature, need.input);
+          break;
       }
     } catch {}
     need = flow.next(result);
@@ -109,19 +102,6 @@ async function openEffect({ keys, iv, aad, ciphertext }) {
 async function shardCall(shards, { shard, op, body }) {
   const res = await shards.get(shards.idFromName(shard)).fetch(`https://shard/${op}`, { method: 'POST', body });
   return res.status === 200 ? res.text() : undefined;
-}
-
-/**
- * The token-exchange grant, its body already read by the token flow: the older lean export when
- * it serves the request, else the workers-rs path (until the exchange grant is a flow).
- */
-function olderExchange(request, env, ctx, org, body) {
-  const headers = request.headers;
-  const requestOrigin = split(request.url).origin;
-  const declined = () => full(new Request(request, { body }), env, ctx);
-  const issue = rust.hot_exchange(env, org, requestOrigin, headers.get('origin'), headers.get('content-type'), body);
-  if (issue === undefined) return declined();
-  return exchange(issue, { request, env, ctx, org, started: Date.now(), declined });
 }
 
 /** A flow's reply, with its log line. */
@@ -251,45 +231,6 @@ async function introspect({ request, env, org, requestOrigin, started, body, dec
   const out = issue.finish(answer);
   if (out === undefined) return declined();
   return respond(request, started, 'introspect', org, 200, out, tokenHeaders(cors));
-}
-
-/** WebCrypto's parameters for verifying a JWS of each algorithm (as webcrypto::verify_signature). */
-const VERIFY = {
-  RS256: { name: 'RSASSA-PKCS1-v1_5' },
-  ES256: { name: 'ECDSA', hash: 'SHA-256' },
-  EdDSA: { name: 'Ed25519' },
-};
-
-async function exchange(issue, { request, env, ctx, org, started, declined }) {
-  let start;
-  let signed;
-  try {
-    const [key, alg, subjectSignature, subjectInput] = issue.verify_parts;
-    if (!(await crypto.subtle.verify(VERIFY[alg], key, subjectSignature, subjectInput)) || !issue.verified()) {
-      issue.abandon();
-      return declined();
-    }
-    start = issue.parts;
-    signed = await signAndSeal(start);
-  } catch {
-    issue.abandon();
-    return declined();
-  }
-  const [cors, quota] = start.slice(6);
-  const tokens = issue.finish(env, ctx, ...signed);
-  return respond(request, started, 'token', org, 200, tokens, tokenHeaders(cors, quota));
-}
-
-/**
- * The two WebCrypto operations of a session start, at once: the access token's Ed25519 signature
- * and the refresh token's AES-GCM seal. `start`: a prepared start's parts (hot/mod.rs start_parts).
- */
-async function signAndSeal([signKey, input, sealKey, iv, aad, plaintext]) {
-  const [signature, sealed] = await Promise.all([
-    crypto.subtle.sign('Ed25519', signKey, input),
-    crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, sealKey, plaintext),
-  ]);
-  return [new Uint8Array(signature), new Uint8Array(sealed)];
 }
 
 /** The headers of a token response: not stored, shared with `cors` (an origin) if any, quota. */

@@ -106,6 +106,30 @@ pub struct CheckResult {
     pub active: bool,
 }
 
+/// The name of the shard that checks a token of `facts` (`idFromName`) and the body of its
+/// `/check` call; with `generation` for a refresh token (the live one of its family).
+pub fn check_request(
+    org: &OrgId,
+    facts: crate::revocation::TokenFacts,
+    generation: Option<u32>,
+) -> Result<(String, String), crate::api_error::ApiError> {
+    let shard = shard_name(org, shard_of(org, &facts.sub));
+    let check = CheckCall {
+        facts,
+        generation,
+        spend_until: None,
+    };
+    let body = serde_json::to_string(&check).map_err(|_| crate::api_error::ApiError::Internal)?;
+    Ok((shard, body))
+}
+
+/// Whether a `/check` answer (its body) says the token is active; `None` if it is not one.
+pub fn check_answer(body: &str) -> Option<bool> {
+    serde_json::from_str::<CheckResult>(body)
+        .ok()
+        .map(|r| r.active)
+}
+
 /// Whether a refresh token of `generation` is the live one of its family.
 pub fn is_live_generation(family: Option<&Family>, generation: u32) -> bool {
     match family {

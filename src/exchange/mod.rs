@@ -4,6 +4,7 @@
 //! layer fetches keys and verifies signatures through WebCrypto.
 
 pub mod actor;
+pub mod grant;
 pub mod policy;
 pub mod request;
 pub mod subject_token;

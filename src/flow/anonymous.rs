@@ -7,23 +7,23 @@
 
 use std::rc::Rc;
 
+use super::issuing::{sign_and_seal, start_body, Closing, Metered};
 use super::opening::{Open, Opened, Opening};
 use super::{unexpected, Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
-use crate::issuance::{anonymous_device, prepare_start, token_body, Prepared, SessionStart};
-use crate::limits::{Admission, AnonymousRateLimit, RATE_PERIOD_SECS};
+use crate::issuance::{anonymous_device, prepare_start, Prepared, SessionStart};
+use crate::limits::{AnonymousRateLimit, RATE_PERIOD_SECS};
 use crate::org::OrgId;
 use crate::org_state::OrgState;
-use crate::reply::{Caching, Cors, Reply};
+use crate::reply::Reply;
 
 pub struct AnonymousSession {
     request: Request,
     state: State,
     opening: Opening,
     org: Option<Rc<OrgState>>,
-    cors: Cors,
+    metered: Metered,
     device_id: Option<String>,
-    admission: Option<Admission>,
 }
 
 enum State {
@@ -31,10 +31,8 @@ enum State {
     Limit,
     Admit,
     SignAndSeal(Box<Prepared>),
-    /// The admission is being taken back; then this answer.
-    Refund(Reply),
-    /// The usage count is being flushed; then this answer.
-    Flush(Reply),
+    /// A refund or a flush is being done; then this answer.
+    Closing(Reply),
     Finished,
 }
 
@@ -45,9 +43,8 @@ impl AnonymousSession {
             state: State::Opening,
             opening: Opening::default(),
             org: None,
-            cors: Cors::None,
+            metered: Metered::default(),
             device_id: None,
-            admission: None,
         };
         (flow, Step::Need(Opening::first(org)))
     }
@@ -63,18 +60,25 @@ impl AnonymousSession {
                 Opened::Ready(open) => self.opened(open),
             },
             (State::Limit, Outcome::Limit(allowed)) => self.limited(allowed),
-            (State::Admit, Outcome::Admission(admission)) => self.admitted(admission),
-            (State::SignAndSeal(prepared), Outcome::SignedAndSealed(done)) => {
-                self.signed(*prepared, done)
+            (State::Admit, Outcome::Admission(admission)) => {
+                match self.metered.admitted(admission) {
+                    None => self.prepare(),
+                    Some(closing) => self.close(closing),
+                }
             }
-            (State::Refund(reply), Outcome::Done) => Step::Done(reply),
-            (State::Flush(reply), Outcome::Done) => Step::Done(reply),
+            (State::SignAndSeal(prepared), Outcome::SignedAndSealed(done)) => {
+                match start_body(*prepared, done, None) {
+                    Ok(body) => self.close(self.metered.issued(body)),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            (State::Closing(reply), Outcome::Done) => Step::Done(reply),
             _ => unexpected(),
         }
     }
 
     fn opened(&mut self, Open { org, cors, params }: Open) -> Step {
-        self.cors = cors;
+        self.metered = Metered::new(cors);
         self.org = Some(org.clone());
         match anonymous_device(&org, &params) {
             Ok(device_id) => self.device_id = device_id.map(str::to_owned),
@@ -108,22 +112,12 @@ impl AnonymousSession {
         let Some(org) = &self.org else {
             return unexpected();
         };
-        match org.record.settings.quota() {
-            Some(limit) => {
+        match Metered::admit(org) {
+            Some(effect) => {
                 self.state = State::Admit;
-                Step::Need(Effect::Admit { limit })
+                Step::Need(effect)
             }
             None => self.prepare(),
-        }
-    }
-
-    fn admitted(&mut self, admission: Result<Option<Admission>, ApiError>) -> Step {
-        match admission {
-            Ok(a) => {
-                self.admission = a;
-                self.prepare()
-            }
-            Err(e) => self.fail(&e),
         }
     }
 
@@ -141,12 +135,7 @@ impl AnonymousSession {
         let random = self.request.random();
         match prepare_start(&org, &issuer, start, self.request.now(), &random) {
             Ok(prepared) => {
-                let effect = Effect::SignAndSeal {
-                    input: prepared.signing_input.clone(),
-                    iv: prepared.iv,
-                    aad: prepared.aad.clone(),
-                    plaintext: prepared.plaintext.clone(),
-                };
+                let effect = sign_and_seal(&prepared);
                 self.state = State::SignAndSeal(Box::new(prepared));
                 Step::Need(effect)
             }
@@ -154,30 +143,17 @@ impl AnonymousSession {
         }
     }
 
-    fn signed(&mut self, prepared: Prepared, done: Option<([u8; 64], Vec<u8>)>) -> Step {
-        let Some((signature, sealed)) = done else {
-            return self.fail(&ApiError::Internal);
-        };
-        let (issued, session) = prepared.finish(&signature, &sealed);
-        let body = token_body(&issued, &session, &session.scope, None);
-        let reply = Reply::json(200, body, Caching::NoStore)
-            .shared(&self.cors)
-            .with_quota(self.admission.as_ref());
-        if self.admission.is_some() {
-            self.state = State::Flush(reply);
-            return Step::Need(Effect::Flush);
-        }
-        Step::Done(reply)
+    fn fail(&mut self, e: &ApiError) -> Step {
+        let closing = self.metered.fail(e);
+        self.close(closing)
     }
 
-    /// Answers `e`, shared with the request's origin; an admission is taken back first.
-    fn fail(&mut self, e: &ApiError) -> Step {
-        let reply = Reply::error(e).shared(&self.cors);
-        if self.admission.take().is_some() {
-            self.state = State::Refund(reply);
-            return Step::Need(Effect::Refund);
+    fn close(&mut self, closing: Closing) -> Step {
+        let (step, pending) = closing.step();
+        if let Some(reply) = pending {
+            self.state = State::Closing(reply);
         }
-        Step::Done(reply)
+        step
     }
 }
 

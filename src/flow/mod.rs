@@ -5,23 +5,29 @@
 //! them with fakes. Time and randomness are part of the [`Request`].
 //!
 //! One module per endpoint: [`anonymous`] (a new anonymous session), [`token`] (the token
-//! endpoint: the refresh grant) and [`documents`] (JWKS and RFC 8414 metadata); [`opening`] is
-//! how the org endpoints with a body begin. [`Public::begin`] routes a request to its flow.
+//! endpoint, with its grants: [`refresh`], [`exchange`]) and [`documents`] (JWKS and RFC 8414 metadata).
+//! [`opening`] is how the org endpoints with a body begin; [`issuing`] what the issuing flows
+//! share (the quota admission and its refund, a new session's signing and sealing).
+//! [`Public::begin`] routes a request to its flow.
 
 pub mod anonymous;
 pub mod documents;
+pub mod exchange;
+pub mod issuing;
 pub mod opening;
+pub mod refresh;
 pub mod token;
 
 use std::rc::Rc;
 
 use crate::api_error::ApiError;
 use crate::issuance::RANDOM_LEN;
+use crate::jose::Algorithm;
 use crate::limits::Admission;
 use crate::org::OrgId;
 use crate::org_state::OrgState;
 use crate::reply::Reply;
-use crate::route::{dispatch, Dispatch, Endpoint};
+use crate::route::{dispatch, Dispatch, Endpoint, Route};
 
 /// What a flow needs done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +77,28 @@ pub enum Effect {
         op: &'static str,
         body: String,
     },
-    /// Serve the request, its body already read, with the token exchange's older implementation
-    /// (until the exchange grant is a flow of its own). The flow ends here.
-    OlderExchange,
+    /// Have the verification key of `provider`'s subject tokens signed with `alg` and `kid`
+    /// ready (cached in the isolate, or fetched from its `jwks_uri`, or its HS256 secret opened):
+    /// [`Outcome::KeyReady`]. [`Effect::Verify`] then uses it.
+    UpstreamKey {
+        provider: String,
+        alg: Algorithm,
+        kid: String,
+    },
+    /// Verify `signature` over `input` with the key [`Effect::UpstreamKey`] readied:
+    /// [`Outcome::Verified`].
+    Verify {
+        alg: Algorithm,
+        signature: Vec<u8>,
+        input: String,
+    },
+    /// Verify an Ed25519 `signature` over `input` with one of the org's own public keys (a token
+    /// this worker issued): [`Outcome::Verified`].
+    VerifyOwn {
+        public_key: [u8; 32],
+        signature: Vec<u8>,
+        input: String,
+    },
 }
 
 /// What performing an [`Effect`] gave.
@@ -95,6 +120,11 @@ pub enum Outcome {
     Signed(Option<[u8; 64]>),
     /// The shard's JSON answer; `None`: the call failed or did not answer 200.
     Shard(Option<String>),
+    /// The verification key is ready, or why there is none (the provider's keys unavailable,
+    /// no key for the token's `kid` and algorithm).
+    KeyReady(Result<(), ApiError>),
+    /// Whether the signature verified; `None`: WebCrypto failed.
+    Verified(Option<bool>),
     /// An effect with nothing to report.
     Done,
 }
@@ -146,29 +176,42 @@ pub enum Public {
 }
 
 impl Public {
-    /// The flow serving `request`, and its first step; `None` for a request no flow serves
-    /// (the workers-rs path answers it).
-    pub fn begin(request: Request) -> Option<(Self, Step, Endpoint, OrgId)> {
-        let Ok(Dispatch::Handle(route)) = dispatch(&request.method, &request.path) else {
-            return None;
-        };
+    /// The route of a request a flow serves; `None` for one no flow serves (the workers-rs path
+    /// answers it).
+    pub fn route(method: &str, path: &str) -> Option<Route> {
+        match dispatch(method, path) {
+            Ok(Dispatch::Handle(route))
+                if matches!(
+                    route.endpoint,
+                    Endpoint::AnonymousSession
+                        | Endpoint::Token
+                        | Endpoint::Jwks
+                        | Endpoint::Metadata
+                ) =>
+            {
+                Some(route)
+            }
+            _ => None,
+        }
+    }
+
+    /// The flow serving `request` on `route` (from [`Public::route`]), and its first step.
+    pub fn begin(request: Request, route: &Route) -> (Self, Step) {
         let org = route.org.clone();
-        let (flow, step) = match route.endpoint {
+        match route.endpoint {
             Endpoint::AnonymousSession => {
-                let (f, s) = anonymous::AnonymousSession::begin(request, org.clone());
+                let (f, s) = anonymous::AnonymousSession::begin(request, org);
                 (Self::Anonymous(f), s)
             }
             Endpoint::Token => {
-                let (f, s) = token::Token::begin(request, org.clone());
+                let (f, s) = token::Token::begin(request, org);
                 (Self::Token(f), s)
             }
-            Endpoint::Jwks | Endpoint::Metadata => {
-                let (f, s) = documents::Document::begin(request, &route.endpoint, org.clone());
+            _ => {
+                let (f, s) = documents::Document::begin(request, &route.endpoint, org);
                 (Self::Document(f), s)
             }
-            _ => return None,
-        };
-        Some((flow, step, route.endpoint, org))
+        }
     }
 
     pub fn resume(&mut self, outcome: Outcome) -> Step {

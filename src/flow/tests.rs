@@ -76,6 +76,11 @@ pub struct Fake {
     pub opened: Option<Vec<u8>>,
     /// The shard's answer to a refresh.
     pub shard: Option<String>,
+    /// The shard's answer to a check.
+    pub check: Option<String>,
+    /// What an identity provider's key gives, and whether signatures verify.
+    pub upstream_key: Result<(), ApiError>,
+    pub verified: Option<bool>,
     pub seen: Vec<Effect>,
 }
 
@@ -89,6 +94,9 @@ impl Fake {
             sign: true,
             opened: None,
             shard: Some(serde_json::to_string(&crate::family::Decision::Rotate).unwrap()),
+            check: Some(r#"{"active":true}"#.into()),
+            upstream_key: Ok(()),
+            verified: Some(true),
             seen: Vec::new(),
         }
     }
@@ -113,14 +121,18 @@ impl Fake {
                     .unwrap()
                     .sign(input.as_bytes())
             })),
+            Effect::ShardCall { op: "check", .. } => Outcome::Shard(self.check.clone()),
             Effect::ShardCall { .. } => Outcome::Shard(self.shard.clone()),
-            Effect::Refund | Effect::Flush | Effect::OlderExchange => Outcome::Done,
+            Effect::UpstreamKey { .. } => Outcome::KeyReady(self.upstream_key.clone()),
+            Effect::Verify { .. } | Effect::VerifyOwn { .. } => Outcome::Verified(self.verified),
+            Effect::Refund | Effect::Flush => Outcome::Done,
         }
     }
 
     /// Runs `request` through its flow; the reply, with the effects asked in `self.seen`.
     pub fn run(&mut self, request: Request) -> Reply {
-        let (mut flow, mut step, _, _) = Public::begin(request).expect("a flow serves it");
+        let route = Public::route(&request.method, &request.path).expect("a flow serves it");
+        let (mut flow, mut step) = Public::begin(request, &route);
         for _ in 0..20 {
             match step {
                 Step::Done(reply) => return reply,
@@ -148,7 +160,9 @@ impl Fake {
                 Effect::Seal { .. } => "seal",
                 Effect::Sign { .. } => "sign",
                 Effect::ShardCall { .. } => "shard",
-                Effect::OlderExchange => "older_exchange",
+                Effect::UpstreamKey { .. } => "key",
+                Effect::Verify { .. } => "verify",
+                Effect::VerifyOwn { .. } => "verify_own",
             })
             .collect()
     }
@@ -193,12 +207,9 @@ fn routes_only_what_a_flow_serves() {
         ("GET", "/orgs/acme/.well-known/openid-configuration"),
         ("GET", "/.well-known/oauth-authorization-server/orgs/acme"),
     ] {
-        assert!(
-            Public::begin(request(method, path)).is_some(),
-            "{method} {path}"
-        );
+        assert!(Public::route(method, path).is_some(), "{method} {path}");
     }
-    assert!(Public::begin(request("POST", "/orgs/acme/token")).is_some());
+    assert!(Public::route("POST", "/orgs/acme/token").is_some());
     for (method, path) in [
         ("GET", ANON),
         ("OPTIONS", ANON),
@@ -207,10 +218,7 @@ fn routes_only_what_a_flow_serves() {
         ("GET", "/healthz"),
         ("GET", "/nowhere"),
     ] {
-        assert!(
-            Public::begin(request(method, path)).is_none(),
-            "{method} {path}"
-        );
+        assert!(Public::route(method, path).is_none(), "{method} {path}");
     }
 }
 
@@ -422,7 +430,8 @@ fn the_orgs_rules_come_before_any_limit() {
 
 #[test]
 fn an_outcome_the_flow_did_not_ask_for_is_a_server_error() {
-    let (mut flow, _, _, _) = Public::begin(anonymous(None)).unwrap();
+    let route = Public::route("POST", ANON).unwrap();
+    let (mut flow, _) = Public::begin(anonymous(None), &route);
     match flow.resume(Outcome::Limit(Some(true))) {
         Step::Done(reply) => assert_eq!(reply.status, 500),
         other => panic!("{other:?}"),
@@ -626,11 +635,14 @@ mod token {
         fake.opened = Some(session("session"));
         // Seal works, the signature fails: sealing and signing share the fake's switch, so
         // run the flow by hand and fail only the signature.
-        let (mut flow, mut step, _, _) = Public::begin(Request {
-            content_type: Some("application/x-www-form-urlencoded".into()),
-            ..request("POST", TOKEN)
-        })
-        .unwrap();
+        let route = Public::route("POST", TOKEN).unwrap();
+        let (mut flow, mut step) = Public::begin(
+            Request {
+                content_type: Some("application/x-www-form-urlencoded".into()),
+                ..request("POST", TOKEN)
+            },
+            &route,
+        );
         let reply = loop {
             match step {
                 Step::Done(reply) => break reply,
@@ -646,16 +658,6 @@ mod token {
     }
 
     #[test]
-    fn the_exchange_grant_is_handed_over_uncounted() {
-        let (fake, reply) = refresh(
-            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=x",
-        );
-        assert_eq!(fake.kinds(), ["org", "body", "older_exchange"]);
-        // Resumed after the hand-over (a driver bug): a server error, never a token.
-        assert_eq!(reply.status, 500);
-    }
-
-    #[test]
     fn a_foreign_origin_is_refused_before_the_body_is_read() {
         let mut fake = Fake::new(org_with(serde_json::json!({})));
         let reply = fake.run(Request {
@@ -664,5 +666,267 @@ mod token {
         });
         assert_eq!(reply.status, 403);
         assert_eq!(fake.kinds(), ["org"]);
+    }
+}
+
+mod exchange {
+    use super::*;
+    use crate::provider::{ProviderRecord, ProviderSettings};
+
+    const TOKEN: &str = "/orgs/acme/token";
+    const NOW: u64 = NOW_MS / 1000;
+
+    fn provider() -> ProviderRecord {
+        ProviderRecord {
+            id: "idp".into(),
+            settings: ProviderSettings {
+                issuer: "https://idp.test".into(),
+                jwks_uri: Some("https://idp.test/jwks".into()),
+                jwks: None,
+                algorithms: vec!["EdDSA".into()],
+                audiences: vec!["client-1".into()],
+                leeway_secs: 30,
+                max_token_age_secs: None,
+                claim_mapping: [("email".to_owned(), "email".to_owned())].into(),
+                subject_prefix: "idp|".into(),
+                allowed_scopes: vec!["orders:read".into(), "orders:write".into()],
+                default_scopes: vec!["orders:read".into()],
+                allowed_audiences: vec![],
+            },
+            sealed_hs256_secret: None,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    fn org() -> Rc<OrgState> {
+        let base = org_with(serde_json::json!({}));
+        let id = base.record.id.clone();
+        Rc::new(OrgState::new(
+            base.record.clone(),
+            &[signing_record(&id)],
+            vec![],
+            vec![provider()],
+            NOW,
+        ))
+    }
+
+    /// A token of the provider's shape (the fake verifies any signature as told).
+    fn subject(claims: serde_json::Value) -> String {
+        let header = base64url::encode(br#"{"alg":"EdDSA","kid":"k1"}"#);
+        let payload = base64url::encode(claims.to_string().as_bytes());
+        format!("{header}.{payload}.{}", base64url::encode(&[7; 64]))
+    }
+
+    fn good_subject() -> String {
+        subject(serde_json::json!({
+            "iss": "https://idp.test", "aud": "client-1", "sub": "u1",
+            "email": "u1@idp.test", "iat": NOW - 10, "exp": NOW + 300,
+        }))
+    }
+
+    fn form(subject_token: &str, extra: &str) -> String {
+        format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt\
+             &subject_token={subject_token}{extra}"
+        )
+    }
+
+    fn exchange(body: &str, setup: impl FnOnce(&mut Fake)) -> (Fake, Reply) {
+        let mut fake = Fake::new(org());
+        fake.body = Some(body.as_bytes().to_vec());
+        setup(&mut fake);
+        let reply = fake.run(Request {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            ..request("POST", TOKEN)
+        });
+        (fake, reply)
+    }
+
+    fn claims_of(reply: &Reply) -> serde_json::Value {
+        let token = body_json(reply)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        serde_json::from_slice(&base64url::decode(token.split('.').nth(1).unwrap()).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn an_exchange_verifies_maps_counts_and_issues() {
+        let (fake, reply) = exchange(&form(&good_subject(), ""), |_| {});
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(
+            fake.kinds(),
+            ["org", "body", "key", "verify", "admit", "sign", "flush"]
+        );
+        assert_eq!(
+            fake.seen[2],
+            Effect::UpstreamKey {
+                provider: "idp".into(),
+                alg: Algorithm::EdDSA,
+                kid: "k1".into()
+            }
+        );
+        let body = body_json(&reply);
+        assert_eq!(
+            body["issued_token_type"],
+            "urn:ietf:params:oauth:token-type:access_token"
+        );
+        assert_eq!(body["subject"], "idp|u1");
+        assert_eq!(body["scope"], "orders:read");
+        let claims = claims_of(&reply);
+        assert_eq!(claims["email"], "u1@idp.test");
+        assert_eq!(claims["sub"], "idp|u1");
+    }
+
+    #[test]
+    fn a_bad_signature_is_refused_and_never_counted() {
+        let (fake, reply) = exchange(&form(&good_subject(), ""), |f| f.verified = Some(false));
+        assert_eq!((reply.status, reply.outcome), (400, "invalid_request"));
+        assert!(body_json(&reply)["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("signature"));
+        assert_eq!(fake.kinds(), ["org", "body", "key", "verify"]);
+    }
+
+    #[test]
+    fn unavailable_keys_are_answered_as_the_driver_says() {
+        let (fake, reply) = exchange(&form(&good_subject(), ""), |f| {
+            f.upstream_key = Err(ApiError::Unavailable("keys unavailable".into()))
+        });
+        assert_eq!(reply.status, 503);
+        assert_eq!(fake.kinds(), ["org", "body", "key"]);
+    }
+
+    #[test]
+    fn requests_that_fail_before_any_key() {
+        let other_issuer = subject(serde_json::json!({ "iss": "https://evil.test", "sub": "u" }));
+        for (body, code) in [
+            (form(&good_subject(), "&scope=admin"), "invalid_scope"),
+            (form(&other_issuer, ""), "invalid_request"),
+            (form("not-a-jwt", ""), "invalid_request"),
+            (
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange".into(),
+                "invalid_request",
+            ),
+        ] {
+            let (fake, reply) = exchange(&body, |_| {});
+            assert_eq!((reply.status, reply.outcome), (400, code), "{body}");
+            let kinds = fake.kinds();
+            assert!(
+                !kinds.contains(&"admit") && !kinds.contains(&"sign"),
+                "{body}: {kinds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn expired_subject_tokens_are_refused_after_the_signature() {
+        let expired = subject(serde_json::json!({
+            "iss": "https://idp.test", "aud": "client-1", "sub": "u1",
+            "iat": NOW - 4000, "exp": NOW - 3600,
+        }));
+        let (fake, reply) = exchange(&form(&expired, ""), |_| {});
+        assert_eq!(reply.status, 400);
+        assert_eq!(fake.kinds(), ["org", "body", "key", "verify"]);
+    }
+
+    /// An anonymous session's access token of the same org, from the anonymous flow.
+    fn anonymous_token() -> String {
+        let mut fake = Fake::new(org());
+        let reply = fake.run(Request {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            ..request("POST", "/orgs/acme/sessions/anonymous")
+        });
+        body_json(&reply)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn with_actor(actor: &str) -> String {
+        form(
+            &good_subject(),
+            &format!(
+                "&actor_token={actor}&actor_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token"
+            ),
+        )
+    }
+
+    #[test]
+    fn an_anonymous_actor_token_makes_an_upgrade_after_its_revocation_check() {
+        let actor = anonymous_token();
+        let (fake, reply) = exchange(&with_actor(&actor), |_| {});
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(
+            fake.kinds(),
+            [
+                "org",
+                "body",
+                "key",
+                "verify",
+                "verify_own",
+                "shard",
+                "admit",
+                "sign",
+                "flush"
+            ]
+        );
+        let Effect::ShardCall { op, body, .. } = &fake.seen[5] else {
+            panic!("{:?}", fake.seen[5]);
+        };
+        assert_eq!(*op, "check");
+        assert!(body.contains("anon_"), "{body}");
+        assert!(claims_of(&reply)["anonymous_sub"]
+            .as_str()
+            .unwrap()
+            .starts_with("anon_"));
+    }
+
+    #[test]
+    fn a_revoked_or_forged_actor_token_is_refused() {
+        let actor = anonymous_token();
+        let (fake, reply) = exchange(&with_actor(&actor), |f| {
+            f.check = Some(r#"{"active":false}"#.into())
+        });
+        assert_eq!(reply.status, 400);
+        assert!(body_json(&reply)["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"));
+        assert!(!fake.kinds().contains(&"admit"));
+
+        let mut answers = vec![Some(true), Some(false)].into_iter();
+        let mut fake = Fake::new(org());
+        fake.body = Some(with_actor(&actor).into_bytes());
+        let route = Public::route("POST", TOKEN).unwrap();
+        let (mut flow, mut step) = Public::begin(
+            Request {
+                content_type: Some("application/x-www-form-urlencoded".into()),
+                ..request("POST", TOKEN)
+            },
+            &route,
+        );
+        let reply = loop {
+            match step {
+                Step::Done(reply) => break reply,
+                // The subject token verifies; the actor token does not.
+                Step::Need(Effect::Verify { .. } | Effect::VerifyOwn { .. }) => {
+                    step = flow.resume(Outcome::Verified(answers.next().flatten()))
+                }
+                Step::Need(effect) => {
+                    let outcome = fake.perform(&effect);
+                    step = flow.resume(outcome);
+                }
+            }
+        };
+        assert_eq!(reply.status, 400);
+        assert!(body_json(&reply)["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("actor_token"));
     }
 }

@@ -6,10 +6,10 @@
 //! Where each effect is performed:
 //! - here, without awaiting: the org when this isolate holds it fresh (and has validated its
 //!   configuration), the quota admission when the month's count is loaded, refunds, flushes;
-//! - by [`perform`] (an async export): a cold org (configuration check, KV reads, key imports) and
-//!   the first quota admission of an org in an isolate;
-//! - by the entry: reading the body, the rate-limit binding, WebCrypto, session-shard calls, and
-//!   (until the exchange grant is a flow) the older token-exchange implementation.
+//! - by [`perform`] (an async export): a cold org (configuration check, KV reads, key imports),
+//!   the first quota admission of an org in an isolate, an identity provider's keys not held yet
+//!   (fetched, imported), and a first verification with one of the org's own keys (imported);
+//! - by the entry: reading the body, the rate-limit binding, WebCrypto, session-shard calls.
 //!
 //! Effects and replies cross to JavaScript as plain objects tagged by `kind`, built by
 //! [`effect_js`] and [`reply_js`] only; results come back as plain values, `undefined` when the
@@ -25,10 +25,11 @@ use worker::Env;
 
 use super::org_cache::{self, now_ms, OrgContext};
 use super::shards::SESSIONS_BINDING;
-use super::{config, metering};
+use super::{config, metering, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
 use crate::flow::{Effect, Outcome, Public, Request, Step};
 use crate::issuance::RANDOM_LEN;
+use crate::jose::Algorithm;
 use crate::org::OrgId;
 use crate::reply::Reply;
 use crate::request_log::{request_id, version, LogLine};
@@ -46,6 +47,8 @@ pub struct PublicRequest {
     performed: Option<Outcome>,
     /// The org, once loaded: its keys are what WebCrypto effects use.
     ctx: Option<Rc<OrgContext>>,
+    /// The key readied for the next `Verify` (a provider's, or one of the org's own).
+    verify_key: Option<web_sys::CryptoKey>,
     org: OrgId,
     env: Env,
     worker_ctx: worker::Context,
@@ -61,81 +64,75 @@ struct LogFacts {
 
 /// Starts the flow serving a request and runs it to its first effect to await: that effect, with
 /// the request in its `flow` member for [`PublicRequest::next`], or the reply (a warm JWKS needs
-/// nothing awaited). `undefined` when no flow serves the request (the workers-rs path answers).
-/// `url` is the request's absolute URL; the others are its method and headers.
+/// nothing awaited). `undefined` when no flow serves the request (the workers-rs path answers):
+/// decided from the method and URL alone, before any other work. `url` is the request's absolute
+/// URL; the request headers are read only for a request a flow serves, and only those it uses.
 #[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
 pub fn begin(
     env: Env,
     worker_ctx: worker::worker_sys::Context,
     method: String,
     url: &str,
-    origin: Option<String>,
-    content_type: Option<String>,
-    content_length: Option<String>,
-    client_ip: Option<String>,
-    ray: Option<String>,
+    headers: RequestHeaders,
 ) -> JsValue {
     let started_ms = now_ms();
     let Some(url) = RequestUrl::parse(url) else {
         return JsValue::UNDEFINED;
     };
-    // One draw of randomness: the request id's, and a session's ids and keys for a POST.
-    let mut random = vec![0u8; if method == "POST" { 8 + RANDOM_LEN } else { 8 }];
+    let Some(route) = Public::route(&method, url.path()) else {
+        return JsValue::UNDEFINED;
+    };
+    // One draw of randomness: the request id's, and a session's ids and keys for a POST. Only
+    // the POST endpoints read request headers beyond the request id's.
+    let post = method == "POST";
+    let mut random = vec![0u8; if post { 8 + RANDOM_LEN } else { 8 }];
     if getrandom::fill(&mut random).is_err() {
         return JsValue::UNDEFINED;
     }
     let mut id_bytes = [0u8; 8];
     id_bytes.copy_from_slice(&random[..8]);
-    let log = LogFacts {
-        request_id: request_id(ray.as_deref(), &id_bytes),
-        method: method.clone(),
-        endpoint: "none",
-        started_ms,
+    let header = |name: &'static str| {
+        if post {
+            headers.get(&name_js(name))
+        } else {
+            None
+        }
     };
     let request = Request {
-        method,
+        method: method.clone(),
         path: url.path().to_owned(),
         issuer_origin: config::issuer_origin_of(&env, url.origin()),
-        origin,
-        content_type,
-        content_length,
-        client_ip,
+        origin: header("origin"),
+        content_type: header("content-type"),
+        content_length: header("content-length"),
+        client_ip: header("cf-connecting-ip"),
         now_ms: started_ms,
         random: random.split_off(8),
     };
-    let Some(mut request) = PublicRequest::start(env, worker_ctx, request, log) else {
-        return JsValue::UNDEFINED;
+    let log = LogFacts {
+        request_id: request_id(headers.get(&name_js("cf-ray")).as_deref(), &id_bytes),
+        method,
+        endpoint: route.endpoint.name(),
+        started_ms,
+    };
+    let (flow, first) = Public::begin(request, &route);
+    let mut request = PublicRequest {
+        flow,
+        first: Some(first),
+        awaiting: None,
+        performed: None,
+        ctx: None,
+        verify_key: None,
+        org: route.org,
+        env,
+        worker_ctx: worker::Context::new(worker_ctx),
+        log,
     };
     let need = request.next(JsValue::UNDEFINED);
     if request.awaiting.is_some() {
         Record::from(need.clone()).set(&name_js("flow"), &JsValue::from(request));
     }
     need
-}
-
-impl PublicRequest {
-    /// The request in the flow that serves it, if any.
-    fn start(
-        env: Env,
-        worker_ctx: worker::worker_sys::Context,
-        request: Request,
-        mut log: LogFacts,
-    ) -> Option<Self> {
-        let (flow, first, endpoint, org) = Public::begin(request)?;
-        log.endpoint = endpoint.name();
-        Some(Self {
-            flow,
-            first: Some(first),
-            awaiting: None,
-            performed: None,
-            ctx: None,
-            org,
-            env,
-            worker_ctx: worker::Context::new(worker_ctx),
-            log,
-        })
-    }
 }
 
 /// Performs the effect the flow awaits from Rust (`kind: "rust"`), and hands the request back
@@ -147,6 +144,18 @@ pub async fn perform(mut request: PublicRequest) -> PublicRequest {
         Some(Effect::Admit { limit }) => {
             Outcome::Admission(metering::admit_loading(&request.env, &request.org, limit).await)
         }
+        Some(Effect::UpstreamKey { provider, alg, kid }) => {
+            Outcome::KeyReady(request.upstream_key(&provider, alg, &kid).await)
+        }
+        Some(Effect::VerifyOwn {
+            public_key,
+            signature,
+            input,
+        }) => Outcome::Verified(
+            webcrypto::verify_ed25519(&public_key, &signature, input.as_bytes())
+                .await
+                .ok(),
+        ),
         // Nothing else is performed here: the flow answers a server error.
         _ => Outcome::Done,
     };
@@ -172,12 +181,16 @@ impl PublicRequest {
         loop {
             match step {
                 Step::Done(reply) => return self.reply_js(reply),
-                Step::Need(effect) => match self.perform_now(&effect) {
-                    Some(outcome) => step = self.flow.resume(outcome),
-                    None => {
+                Step::Need(effect) => match self.place(&effect) {
+                    Place::Now(outcome) => step = self.flow.resume(outcome),
+                    Place::Entry => {
                         let js = self.effect_js(&effect);
                         self.awaiting = Some(effect);
                         return js;
+                    }
+                    Place::Rust => {
+                        self.awaiting = Some(effect);
+                        return tagged("rust", &[]);
                     }
                 },
             }
@@ -185,46 +198,80 @@ impl PublicRequest {
     }
 }
 
+/// Where an effect is performed.
+enum Place {
+    /// Here, now: its outcome.
+    Now(Outcome),
+    /// By the entry, awaited ([`PublicRequest::effect_js`] says what to do).
+    Entry,
+    /// By [`perform`], awaited.
+    Rust,
+}
+
 impl PublicRequest {
-    /// Performs `effect` now if it needs no await; `None` when it must be awaited.
-    fn perform_now(&mut self, effect: &Effect) -> Option<Outcome> {
-        match effect {
+    /// Where `effect` is performed; performs it if that is now.
+    fn place(&mut self, effect: &Effect) -> Place {
+        let now = match effect {
             Effect::LoadOrg(org) => {
-                if !config::validated() {
-                    return None;
-                }
-                let ctx = org_cache::peek(org)?;
+                let Some(ctx) = org_cache::peek(org).filter(|_| config::validated()) else {
+                    return Place::Rust;
+                };
                 let state = ctx.org.clone();
                 self.ctx = Some(ctx);
-                Some(Outcome::Org(Ok(state)))
+                Outcome::Org(Ok(state))
             }
-            Effect::Admit { limit } => {
-                metering::admit_counted(&self.org, *limit).map(Outcome::Admission)
-            }
+            Effect::Admit { limit } => match metering::admit_counted(&self.org, *limit) {
+                Some(admission) => Outcome::Admission(admission),
+                None => return Place::Rust,
+            },
             Effect::Refund => {
                 metering::refund(&self.org);
-                Some(Outcome::Done)
+                Outcome::Done
             }
             Effect::Flush => {
                 metering::flush_if_due(&self.env, &self.worker_ctx, &self.org);
-                Some(Outcome::Done)
+                Outcome::Done
             }
-            // Without the org's keys there is nothing to sign, seal or open with.
-            Effect::SignAndSeal { .. } if self.keys().is_none() => {
-                Some(Outcome::SignedAndSealed(None))
+            Effect::UpstreamKey { provider, alg, kid } => {
+                let cached = self
+                    .provider(provider)
+                    .and_then(|p| upstream_keys::cached_key(&self.org, p, *alg, kid));
+                match cached {
+                    Some(key) => {
+                        self.verify_key = Some(key);
+                        Outcome::KeyReady(Ok(()))
+                    }
+                    None => return Place::Rust,
+                }
             }
-            Effect::Sign { .. } if self.signing_key().is_none() => Some(Outcome::Signed(None)),
-            Effect::Seal { .. } if self.refresh_keys().is_empty() => Some(Outcome::Sealed(None)),
-            Effect::Open { .. } if self.refresh_keys().is_empty() => Some(Outcome::Opened(None)),
+            Effect::VerifyOwn { public_key, .. } => match webcrypto::cached_ed25519_key(public_key)
+            {
+                Some(key) => {
+                    self.verify_key = Some(key);
+                    return Place::Entry;
+                }
+                None => return Place::Rust,
+            },
+            // Without the org's keys there is nothing to sign, seal, open or verify with.
+            Effect::SignAndSeal { .. } if self.keys().is_none() => Outcome::SignedAndSealed(None),
+            Effect::Sign { .. } if self.signing_key().is_none() => Outcome::Signed(None),
+            Effect::Seal { .. } if self.refresh_keys().is_empty() => Outcome::Sealed(None),
+            Effect::Open { .. } if self.refresh_keys().is_empty() => Outcome::Opened(None),
+            Effect::Verify { .. } if self.verify_key.is_none() => Outcome::Verified(None),
             Effect::ReadBody { .. }
             | Effect::Limit { .. }
             | Effect::SignAndSeal { .. }
             | Effect::Sign { .. }
             | Effect::Seal { .. }
             | Effect::Open { .. }
-            | Effect::ShardCall { .. }
-            | Effect::OlderExchange => None,
-        }
+            | Effect::Verify { .. }
+            | Effect::ShardCall { .. } => return Place::Entry,
+        };
+        Place::Now(now)
+    }
+
+    fn provider(&self, id: &str) -> Option<&crate::provider::ProviderRecord> {
+        self.ctx.as_ref()?.org.provider(id)
     }
 
     /// The org's signing key and refresh-token sealing key.
@@ -241,6 +288,19 @@ impl PublicRequest {
         self.ctx.as_ref().map_or(&[], |c| c.refresh_keys.as_slice())
     }
 
+    /// Readies the key that verifies `provider`'s tokens of `alg` and `kid` (fetched, imported).
+    async fn upstream_key(
+        &mut self,
+        provider: &str,
+        alg: Algorithm,
+        kid: &str,
+    ) -> Result<(), ApiError> {
+        let record = self.provider(provider).cloned().ok_or(ApiError::Internal)?;
+        let key = upstream_keys::verify_key(&self.env, &self.org, &record, alg, kid).await?;
+        self.verify_key = Some(key);
+        Ok(())
+    }
+
     /// The org from storage (the configuration checked first, once per isolate).
     async fn load(&mut self, org: &OrgId) -> Result<Rc<crate::org_state::OrgState>, ApiError> {
         config::validate(&self.env).await?;
@@ -253,7 +313,6 @@ impl PublicRequest {
     /// The effect as the entry reads it.
     fn effect_js(&self, effect: &Effect) -> JsValue {
         match effect {
-            Effect::LoadOrg(_) | Effect::Admit { .. } => tagged("rust", &[]),
             Effect::ReadBody { limit, declared } => tagged(
                 "read_body",
                 &[
@@ -335,13 +394,38 @@ impl PublicRequest {
                     ("body", JsValue::from_str(body)),
                 ],
             ),
-            Effect::OlderExchange => tagged(
-                "older_exchange",
-                &[("org", JsValue::from_str(self.org.as_str()))],
-            ),
-            // Performed now, never awaited.
-            Effect::Refund | Effect::Flush => tagged("rust", &[]),
+            Effect::Verify {
+                alg,
+                signature,
+                input,
+            } => self.verify_js(*alg, signature, input),
+            Effect::VerifyOwn {
+                signature, input, ..
+            } => self.verify_js(Algorithm::EdDSA, signature, input),
+            // Performed here, never by the entry.
+            Effect::LoadOrg(_)
+            | Effect::Admit { .. }
+            | Effect::Refund
+            | Effect::Flush
+            | Effect::UpstreamKey { .. } => tagged("rust", &[]),
         }
+    }
+
+    /// A `verify` effect: WebCrypto's `verify` with the readied key and `alg`'s parameters.
+    fn verify_js(&self, alg: Algorithm, signature: &[u8], input: &str) -> JsValue {
+        let key = self
+            .verify_key
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |k| k.clone().into());
+        tagged(
+            "verify",
+            &[
+                ("key", key),
+                ("algorithm", webcrypto::verify_params(alg)),
+                ("signature", bytes(signature)),
+                ("input", bytes(input.as_bytes())),
+            ],
+        )
     }
 
     /// The reply as the entry answers it: status, headers, body (`undefined`: empty) and the
@@ -400,11 +484,12 @@ fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
                 .flatten(),
         ),
         Effect::ShardCall { .. } => Outcome::Shard(result.as_string()),
+        Effect::Verify { .. } | Effect::VerifyOwn { .. } => Outcome::Verified(result.as_bool()),
         Effect::LoadOrg(_)
         | Effect::Admit { .. }
         | Effect::Refund
         | Effect::Flush
-        | Effect::OlderExchange => Outcome::Done,
+        | Effect::UpstreamKey { .. } => Outcome::Done,
     }
 }
 
@@ -434,6 +519,12 @@ fn tagged(kind: &'static str, fields: &[(&'static str, JsValue)]) -> JsValue {
 
 #[wasm_bindgen]
 extern "C" {
+    /// The request's `Headers`. Only constant, valid names are asked for, so `get` cannot throw
+    /// and is called without exception handling.
+    pub type RequestHeaders;
+    #[wasm_bindgen(method, structural)]
+    fn get(this: &RequestHeaders, name: &JsValue) -> Option<String>;
+
     /// A plain object read and written by member (`o[k]`, `o[k] = v`): no exception handling
     /// around each access, as `Reflect` has.
     #[wasm_bindgen(extends = Object, typescript_type = "object")]

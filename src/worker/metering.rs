@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use worker::{Context, Env};
 
 use super::http;
-use super::org_cache::{now_ms, OrgContext};
+use super::org_cache::now_ms;
 use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;
 use crate::limits::{quota_month, Admission, QuotaCounter};
@@ -21,15 +21,6 @@ thread_local! {
     /// Clearing a full map loses the counts not flushed yet: at most a few tokens per org.
     static COUNTERS: RefCell<BoundedMap<OrgId, QuotaCounter>> =
         RefCell::new(BoundedMap::new(4096));
-}
-
-/// Counts one issuance against the org's monthly quota; 429 when it is used up. `None` for an
-/// unlimited org.
-pub async fn admit(env: &Env, ctx: &OrgContext) -> Result<Option<Admission>, ApiError> {
-    match ctx.org.record.settings.quota() {
-        Some(limit) => admit_loading(env, &ctx.org.record.id, limit).await,
-        None => Ok(None),
-    }
 }
 
 /// [`admit_counted`], reading the month's total first when this isolate has not (the first

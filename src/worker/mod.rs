@@ -5,7 +5,6 @@ mod admin;
 mod auth;
 mod config;
 mod driver;
-mod exchange;
 mod health;
 mod hot;
 mod http;
@@ -28,7 +27,7 @@ use worker::{console_log, event, Context, Env, Request, Response};
 
 use crate::api_error::ApiError;
 use crate::cors::allowed_origin;
-use crate::reply::{quota_headers, Cors};
+use crate::reply::Cors;
 use crate::request_log::{request_id, version, LogLine};
 use crate::request_url::RequestUrl;
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
@@ -102,31 +101,6 @@ async fn serve(
     }
 }
 
-/// Runs an issuing request under the org's monthly quota: admitted (or 429) first, refunded if it
-/// fails, flushed in the background when due, and answered with the quota headers.
-async fn metered(
-    env: &Env,
-    worker_ctx: &Context,
-    ctx: &org_cache::OrgContext,
-    issue: impl std::future::Future<Output = Result<Response, ApiError>>,
-) -> Result<Response, ApiError> {
-    let org = &ctx.org.record.id;
-    let admission = metering::admit(env, ctx).await?;
-    let result = issue.await;
-    if admission.is_some() && result.is_err() {
-        metering::refund(org);
-    }
-    metering::flush_if_due(env, worker_ctx, org);
-    let mut response = result?;
-    if let Some(a) = &admission {
-        let headers = response.headers_mut();
-        for (name, value) in quota_headers(a) {
-            let _ = headers.set(name, &value);
-        }
-    }
-    Ok(response)
-}
-
 /// Decides CORS before any work: public documents are shared with everyone; an org endpoint
 /// called from a browser origin the org does not allow is refused outright (403).
 async fn grant_cors(
@@ -161,12 +135,6 @@ async fn serve_public(
     let ctx = org_cache::get(env, &route.org).await?;
     let issuer = ctx.org.record.issuer(&config::issuer_origin(env, url));
     match route.endpoint {
-        // Reached only when the token flow hands over the token-exchange grant (`flow::token`).
-        Endpoint::Token => {
-            let params = http::read_params(req).await?;
-            let issue = exchange::exchange(env, &ctx, &params, &issuer);
-            boxed(metered(env, worker_ctx, &ctx, issue)).await
-        }
         Endpoint::Revoke => {
             let params = http::read_params(req).await?;
             boxed(revocations::revoke_own(env, &ctx, &params, &issuer)).await
@@ -180,7 +148,8 @@ async fn serve_public(
             ))
             .await
         }
-        // The anonymous session, the JWKS and the metadata are flows (`driver`): never here.
+        // The anonymous session, the token endpoint, the JWKS and the metadata are flows
+        // (`driver`): never here.
         _ => Err(ApiError::NotFound),
     }
 }

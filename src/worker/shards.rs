@@ -106,26 +106,6 @@ async fn check_call(env: &Env, org: &OrgId, check: CheckCall) -> Result<bool, Ap
     Ok(result.active)
 }
 
-/// The name of the shard a [`check`] goes to, and the body of its `/check` call: what the lean
-/// entry sends itself.
-pub fn check_request(org: &OrgId, facts: TokenFacts) -> Result<(String, String), ApiError> {
-    let shard = shard_name(org, shard_of(org, &facts.sub));
-    let check = CheckCall {
-        facts,
-        generation: None,
-        spend_until: None,
-    };
-    let body = serde_json::to_string(&check).map_err(|_| ApiError::Internal)?;
-    Ok((shard, body))
-}
-
-/// Whether a `/check` answer (its body) says the token is active; `None` if it is not one.
-pub fn check_answer(body: &str) -> Option<bool> {
-    serde_json::from_str::<CheckResult>(body)
-        .ok()
-        .map(|r| r.active)
-}
-
 /// Runs every shard's purge now (or as of a simulated time); their statistics after it.
 pub async fn purge(
     env: &Env,

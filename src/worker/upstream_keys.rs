@@ -17,7 +17,6 @@ use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;
 use crate::exchange::subject_token::rejected;
 use crate::exchange::upstream_jwks::{cache_secs, parse_jwks, select, UpstreamJwk, MAX_JWKS_BYTES};
-use crate::jose::jws::ParsedJws;
 use crate::jose::{Algorithm, JoseError};
 use crate::org::OrgId;
 use crate::provider::{secret_aad, ProviderRecord};
@@ -50,35 +49,39 @@ fn provider_slot(org: &OrgId, provider: &ProviderRecord) -> String {
     format!("{}/{}", org.as_str(), provider.id)
 }
 
-/// The imported WebCrypto key that verifies `parsed`, if this isolate holds it fresh (never
-/// fetches or imports; HS256 keys are not offered). The lean entry verifies with it itself.
-pub fn cached_key(org: &OrgId, provider: &ProviderRecord, parsed: &ParsedJws) -> Option<CryptoKey> {
-    let alg = parsed.header().alg;
+/// The imported WebCrypto key that verifies `provider`'s tokens of `alg` and `kid`, if this
+/// isolate holds it fresh (never fetches or imports).
+pub fn cached_key(
+    org: &OrgId,
+    provider: &ProviderRecord,
+    alg: Algorithm,
+    kid: &str,
+) -> Option<CryptoKey> {
     if alg == Algorithm::HS256 {
-        return None;
+        return HMAC.with(|c| c.borrow().get(&slot(org, provider)).cloned());
     }
     let entry = KEYS.with(|c| c.borrow().get(&slot(org, provider)).cloned())?;
     if now_ms() >= entry.expires_ms {
         return None;
     }
-    let index = select(&entry.keys, alg, parsed.header().kid.as_str()).ok()?;
+    let index = select(&entry.keys, alg, kid).ok()?;
     let key = entry.imported.borrow().get(&index).cloned();
     key
 }
 
-/// Verifies the signature of a subject token with the provider's keys.
-pub async fn verify_signature(
+/// The key that verifies `provider`'s tokens of `alg` and `kid`: its HS256 secret, or the JWK
+/// its JWKS has for them (fetched when not held or stale; refetched once for an unknown `kid`),
+/// imported once.
+pub async fn verify_key(
     env: &Env,
     org: &OrgId,
     provider: &ProviderRecord,
-    parsed: &ParsedJws,
-) -> Result<(), ApiError> {
-    let alg = parsed.header().alg;
+    alg: Algorithm,
+    kid: &str,
+) -> Result<CryptoKey, ApiError> {
     if alg == Algorithm::HS256 {
-        let key = hmac_key(env, org, provider).await?;
-        return check(&key, alg, parsed).await;
+        return hmac_key(env, org, provider).await;
     }
-    let kid = parsed.header().kid.as_str();
     let mut entry = keys(org, provider, false).await?;
     let index = match select(&entry.keys, alg, kid) {
         Ok(i) => i,
@@ -90,31 +93,15 @@ pub async fn verify_signature(
     };
     let jwk = &entry.keys[index];
     let cached = entry.imported.borrow().get(&index).cloned();
-    let key = match cached {
-        Some(k) => k,
+    match cached {
+        Some(k) => Ok(k),
         None => {
             let k = webcrypto::import_verify_jwk(&jwk.public_jwk, alg)
                 .await
                 .map_err(|_| rejected(JoseError::InvalidKey))?;
             entry.imported.borrow_mut().insert(index, k.clone());
-            k
+            Ok(k)
         }
-    };
-    check(&key, alg, parsed).await
-}
-
-async fn check(key: &CryptoKey, alg: Algorithm, parsed: &ParsedJws) -> Result<(), ApiError> {
-    let ok = webcrypto::verify_signature(
-        key,
-        alg,
-        parsed.signature(),
-        parsed.signing_input().as_bytes(),
-    )
-    .await?;
-    if ok {
-        Ok(())
-    } else {
-        Err(rejected(JoseError::InvalidSignature))
     }
 }
 

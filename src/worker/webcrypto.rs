@@ -73,14 +73,6 @@ pub async fn ed25519_public_key(seed: &[u8; 32]) -> Result<[u8; 32], ApiError> {
         .ok_or(ApiError::Internal)
 }
 
-/// Signs `message` with Ed25519: the same 64 bytes as RFC 8032 (and ed25519-compact) give.
-pub async fn sign_ed25519(key: &CryptoKey, message: &[u8]) -> Result<[u8; 64], ApiError> {
-    let sig = resolve(subtle()?.sign_with_str_and_u8_array("Ed25519", key, message))
-        .await
-        .map_err(|_| ApiError::Internal)?;
-    bytes_of(sig).try_into().map_err(|_| ApiError::Internal)
-}
-
 /// Imports the master secret as HKDF key material.
 pub async fn import_hkdf_key(secret: &[u8]) -> Result<CryptoKey, ApiError> {
     let raw = Uint8Array::from(secret);
@@ -224,13 +216,7 @@ pub async fn verify_signature(
     signature: &[u8],
     data: &[u8],
 ) -> Result<bool, ApiError> {
-    use crate::jose::Algorithm;
-    let params = match alg {
-        Algorithm::RS256 => object(&[("name", &"RSASSA-PKCS1-v1_5".into())])?,
-        Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("hash", &"SHA-256".into())])?,
-        Algorithm::HS256 => object(&[("name", &"HMAC".into())])?,
-        Algorithm::EdDSA => object(&[("name", &"Ed25519".into())])?,
-    };
+    let params: Object = verify_params(alg).unchecked_into();
     let sig = Uint8Array::from(signature);
     let data = Uint8Array::from(data);
     let promise =
@@ -239,6 +225,32 @@ pub async fn verify_signature(
         .await
         .map(|v| v.as_bool() == Some(true))
         .unwrap_or(false))
+}
+
+thread_local! {
+    /// WebCrypto's `verify` parameters of each JWS algorithm, made once per isolate.
+    static VERIFY_PARAMS: std::cell::RefCell<Vec<(crate::jose::Algorithm, JsValue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// WebCrypto's `verify` parameters for a JWS signature of `alg` (RS256, ES256 with raw r||s as
+/// JWS and WebCrypto both use, HS256, EdDSA).
+pub fn verify_params(alg: crate::jose::Algorithm) -> JsValue {
+    use crate::jose::Algorithm;
+    VERIFY_PARAMS.with(|cache| {
+        if let Some((_, params)) = cache.borrow().iter().find(|(a, _)| *a == alg) {
+            return params.clone();
+        }
+        let params = match alg {
+            Algorithm::RS256 => object(&[("name", &"RSASSA-PKCS1-v1_5".into())]),
+            Algorithm::ES256 => object(&[("name", &"ECDSA".into()), ("hash", &"SHA-256".into())]),
+            Algorithm::HS256 => object(&[("name", &"HMAC".into())]),
+            Algorithm::EdDSA => object(&[("name", &"Ed25519".into())]),
+        }
+        .map_or(JsValue::UNDEFINED, JsValue::from);
+        cache.borrow_mut().push((alg, params.clone()));
+        params
+    })
 }
 
 /// GETs `url` with a deadline; the status, the `Cache-Control` header and the body (at most

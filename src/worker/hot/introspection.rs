@@ -20,7 +20,7 @@ use crate::introspection::{active, inactive, Candidate, Vouched};
 use crate::refresh_token::PREFIX;
 use crate::secret::{bearer_token, secrets_equal};
 use crate::worker::org_cache::now_ms;
-use crate::worker::{config, shards, webcrypto};
+use crate::worker::{config, webcrypto};
 
 #[wasm_bindgen]
 pub struct IntrospectionIssue {
@@ -85,7 +85,7 @@ impl IntrospectionIssue {
         let vouched =
             candidate.vouch_verified(&ctx.org.org_keys, &self.warm.issuer, now_ms() / 1000)?;
         let (shard, body) =
-            shards::check_request(&ctx.org.record.id, vouched.facts.clone()).ok()?;
+            crate::family::check_request(&ctx.org.record.id, vouched.facts.clone(), None).ok()?;
         self.vouched = Some(vouched);
         Some(
             [JsValue::from_str(&shard), JsValue::from_str(&body)]
@@ -104,7 +104,7 @@ impl IntrospectionIssue {
     /// full path then asks again).
     pub fn finish(self, answer: &str) -> Option<String> {
         let vouched = self.vouched?;
-        let body = if shards::check_answer(answer)? {
+        let body = if crate::family::check_answer(answer)? {
             active(&vouched.claims, "Bearer")
         } else {
             inactive()

@@ -1,40 +1,21 @@
-//! The lean entry's hot paths: plain wasm-bindgen exports that `src/entry.mjs` calls with plain
-//! values, for the requests clients make most: a new anonymous session (`anonymous.rs`), the
-//! refresh-token grant (`refresh.rs`), the token-exchange grant (`exchange.rs`), the JWKS, and
-//! introspection of an access token with the operator token (`introspection.rs`).
-//!
-//! Why: behind workers-rs, every request pays for the `Request`/`Response` conversions, a JS
-//! crossing per header, and a wasm-bindgen-futures task per await before any work is done; that
-//! fixed cost was larger than the work of these endpoints (bench/results/history.md). Here the
-//! JavaScript entry reads the request, awaits WebCrypto and the Durable Object, and builds the
-//! response; Rust decides everything, with the same org cache, body parsing, checks, claims, quota
-//! counter and shard logic as the full path. Each stage hands over what the entry needs as one
-//! array (`*_parts`): one crossing instead of a getter each.
-//!
-//! The trade: these exports only serve the warm, ordinary case. Whenever one answers `undefined`
-//! (the isolate has not validated its configuration, the org is not cached, the request is
-//! invalid, the quota counter is not loaded, a check fails before any side effect), the entry
-//! hands the request to the full workers-rs path, which is authoritative for every error and every
-//! cold start. The hot path answers an error itself only after a side effect it must not repeat:
-//! the per-IP limiter's 429, and a refresh the session shard refused.
+//! The last of the older lean exports: introspection of an access token with the operator token
+//! (`introspection.rs`), called by `src/entry.mjs` with plain values, declining (`undefined`) to
+//! the workers-rs path for everything else (a cold org, org-key credentials, refresh tokens, any
+//! error). It goes when introspection is a flow (`crate::flow`), as the anonymous session, the
+//! token endpoint and the documents already are.
 
-mod exchange;
 mod introspection;
 
 use std::rc::Rc;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use web_sys::CryptoKey;
 use worker::Env;
 
+use super::config;
 use super::org_cache::{self, OrgContext};
-use super::sessions;
-use super::{config, metering};
 use crate::body::{parse_params, Params};
 use crate::cors::allowed_origin;
-use crate::issuance::{token_body, Prepared};
-use crate::limits::Admission;
 use crate::org::OrgId;
 
 /// What the entry needs once per isolate, so it stays defined in one place: the version header's
@@ -76,7 +57,6 @@ struct Warm {
     params: Params,
     cors_origin: Option<String>,
     issuer: String,
-    admission: Option<Admission>,
 }
 
 impl Warm {
@@ -101,103 +81,7 @@ impl Warm {
             params,
             cors_origin,
             issuer,
-            admission: None,
         })
-    }
-
-    /// The opened request, if its org can issue (a signing key, a refresh-token key). Nothing
-    /// counted yet.
-    fn issuing(self) -> Option<Self> {
-        sessions::signing_key(&self.ctx).ok()?;
-        self.ctx.refresh_keys.first()?;
-        Some(self)
-    }
-
-    /// Counts the issuance against the org's monthly quota, when it has one. `None` when the full
-    /// path must answer (counter not loaded in this isolate, or the quota is used up).
-    fn admit(mut self) -> Option<Self> {
-        if let Some(limit) = self.ctx.org.record.settings.quota() {
-            self.admission = metering::admit_counted(&self.ctx.org.record.id, limit)?.ok()?;
-        }
-        Some(self)
-    }
-
-    /// Takes the admission back: the request issued nothing.
-    fn refund(&self) {
-        if self.admission.is_some() {
-            metering::refund(&self.ctx.org.record.id);
-        }
-    }
-
-    /// A prepared session start's token response, from its signature and sealed refresh token;
-    /// the isolate's quota count goes to its Durable Object when due.
-    fn finish_start(
-        &self,
-        env: &Env,
-        worker_ctx: worker::worker_sys::Context,
-        prepared: Prepared,
-        [signature, sealed]: [&[u8]; 2],
-        issued_token_type: Option<&str>,
-    ) -> Option<String> {
-        self.flush(env, worker_ctx);
-        let signature: [u8; 64] = signature.try_into().ok()?;
-        let (issued, session) = prepared.finish(&signature, sealed);
-        Some(token_body(
-            &issued,
-            &session,
-            &session.scope,
-            issued_token_type,
-        ))
-    }
-
-    /// After an issuance: the isolate's quota count goes to its Durable Object when due.
-    fn flush(&self, env: &Env, worker_ctx: worker::worker_sys::Context) {
-        if self.admission.is_some() {
-            metering::flush_if_due(
-                env,
-                &worker::Context::new(worker_ctx),
-                &self.ctx.org.record.id,
-            );
-        }
-    }
-
-    fn sign_key(&self) -> JsValue {
-        key(self.ctx.signing_key.as_ref())
-    }
-
-    fn seal_key(&self) -> JsValue {
-        key(self.ctx.refresh_keys.first())
-    }
-
-    /// `[CORS origin, quota]`: `undefined` without an `Origin` / without a quota; the quota as
-    /// `[limit, remaining, reset]`.
-    fn response_parts(&self) -> [JsValue; 2] {
-        let quota = self.admission.as_ref().map_or(JsValue::UNDEFINED, |a| {
-            [a.limit, a.remaining, a.reset]
-                .into_iter()
-                .map(|n| JsValue::from_f64(n as f64))
-                .collect::<Array>()
-                .into()
-        });
-        [optional(self.cors_origin.as_deref()), quota]
-    }
-
-    /// `[sign key, signing input, seal key, iv, aad, plaintext, CORS origin, quota]` of a prepared
-    /// session start: what the entry signs and seals, and its response headers.
-    fn start_parts(&self, prepared: &Prepared) -> Array {
-        let [cors, quota] = self.response_parts();
-        [
-            self.sign_key(),
-            bytes(prepared.signing_input.as_bytes()),
-            self.seal_key(),
-            bytes(&prepared.iv),
-            bytes(&prepared.aad),
-            bytes(&prepared.plaintext),
-            cors,
-            quota,
-        ]
-        .into_iter()
-        .collect()
     }
 }
 
@@ -207,8 +91,4 @@ fn optional(s: Option<&str>) -> JsValue {
 
 fn bytes(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
-}
-
-fn key(k: Option<&CryptoKey>) -> JsValue {
-    k.map_or(JsValue::UNDEFINED, |k| k.clone().into())
 }
