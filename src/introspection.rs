@@ -135,6 +135,24 @@ pub fn active(claims: &Map<String, Value>, token_type: &str) -> Value {
     Value::Object(out)
 }
 
+/// The claims introspection answers for a live refresh token: its session's.
+pub fn refresh_claims(
+    session: &crate::refresh_token::RefreshPayload,
+    issuer: &str,
+) -> Map<String, Value> {
+    let mut claims = json!({
+        "iss": issuer, "sub": session.sub, "sid": session.sid, "scope": session.scope,
+        "iat": session.iat, "exp": session.exp, "auth_time": session.auth_time,
+    });
+    if let Some(ex) = &session.exchanged {
+        claims["client_id"] = ex.client_id.clone().into();
+        claims["idp"] = ex.idp.clone().into();
+    } else {
+        claims["client_id"] = crate::session::ANONYMOUS_CLIENT_ID.into();
+    }
+    claims.as_object().cloned().unwrap_or_default()
+}
+
 /// The answer for anything else: nothing but `active: false` (RFC 7662 §2.2).
 pub fn inactive() -> Value {
     json!({ "active": false })

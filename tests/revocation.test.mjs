@@ -83,14 +83,17 @@ describe('introspection (RFC 7662)', () => {
     assert.equal(await isActive(await mint('factory-2')), false, 'outside the key audience conditions');
   });
 
-  test('authentication: 401 without a credential, 403 without the scope, 404 for another org', async () => {
+  test('authentication: 401 without a credential, 403 without the scope, 401 for another org', async () => {
     const s = await newSession();
     const res = await worker.postForm('/orgs/acme/introspect', { token: s.access_token });
     assertOAuthError(res, 401, 'invalid_token');
     const ci = await worker.createKey('acme', { name: 'ci', use: 'ci' });
     assertOAuthError(await introspect(s.access_token, ci), 403, 'insufficient_scope', /tokens:introspect/);
     const globexServer = await worker.createKey('globex', { name: 'g', use: 'production' });
-    assertOAuthError(await introspect(s.access_token, globexServer), 404, 'not_found');
+    // RFC 7662 §2.1, RFC 6750 §3: the endpoint exists; this credential is not valid for it.
+    const foreign = await introspect(s.access_token, globexServer);
+    assertOAuthError(foreign, 401, 'invalid_token', /not for this org/);
+    assert.equal(foreign.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     assert.equal((await introspect(s.access_token, 'operator')).body.active, true);
   });
 });

@@ -77,7 +77,12 @@ impl AnonymousSession {
         }
     }
 
-    fn opened(&mut self, Open { org, cors, params }: Open) -> Step {
+    fn opened(
+        &mut self,
+        Open {
+            org, cors, params, ..
+        }: Open,
+    ) -> Step {
         self.metered = Metered::new(cors);
         self.org = Some(org.clone());
         match anonymous_device(&org, &params) {

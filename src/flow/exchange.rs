@@ -51,7 +51,9 @@ impl Exchange {
     /// The grant of an open request: its parameters and subject token checked for shape, then
     /// the provider's key asked for.
     pub fn begin(open: Open) -> (Self, Step) {
-        let Open { org, cors, params } = open;
+        let Open {
+            org, cors, params, ..
+        } = open;
         let mut flow = Self {
             org,
             params,

@@ -5,7 +5,8 @@
 //! them with fakes. Time and randomness are part of the [`Request`].
 //!
 //! One module per endpoint: [`anonymous`] (a new anonymous session), [`token`] (the token
-//! endpoint, with its grants: [`refresh`], [`exchange`]) and [`documents`] (JWKS and RFC 8414 metadata).
+//! endpoint, with its grants: [`refresh`], [`exchange`]), [`introspection`] (RFC 7662),
+//! [`revocation`] (RFC 7009) and [`documents`] (JWKS and RFC 8414 metadata).
 //! [`opening`] is how the org endpoints with a body begin; [`issuing`] what the issuing flows
 //! share (the quota admission and its refund, a new session's signing and sealing).
 //! [`Public::begin`] routes a request to its flow.
@@ -13,9 +14,12 @@
 pub mod anonymous;
 pub mod documents;
 pub mod exchange;
+pub mod introspection;
 pub mod issuing;
 pub mod opening;
+pub mod preflight;
 pub mod refresh;
+pub mod revocation;
 pub mod token;
 
 use std::rc::Rc;
@@ -26,6 +30,7 @@ use crate::jose::Algorithm;
 use crate::limits::Admission;
 use crate::org::OrgId;
 use crate::org_state::OrgState;
+use crate::principal::Principal;
 use crate::reply::Reply;
 use crate::route::{dispatch, Dispatch, Endpoint, Route};
 
@@ -92,6 +97,9 @@ pub enum Effect {
         signature: Vec<u8>,
         input: String,
     },
+    /// Authenticate the caller from its `Authorization` header's value: the operator token, or
+    /// an org key credential (verified, and spent in its key's shard): [`Outcome::Caller`].
+    Authenticate { credential: Option<String> },
     /// Verify an Ed25519 `signature` over `input` with one of the org's own public keys (a token
     /// this worker issued): [`Outcome::Verified`].
     VerifyOwn {
@@ -125,6 +133,8 @@ pub enum Outcome {
     KeyReady(Result<(), ApiError>),
     /// Whether the signature verified; `None`: WebCrypto failed.
     Verified(Option<bool>),
+    /// Who the caller is, or why it is refused (401, 503).
+    Caller(Result<Principal, ApiError>),
     /// An effect with nothing to report.
     Done,
 }
@@ -149,6 +159,8 @@ pub struct Request {
     pub content_length: Option<String>,
     /// `CF-Connecting-IP`.
     pub client_ip: Option<String>,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
     pub now_ms: u64,
     pub random: Vec<u8>,
 }
@@ -166,6 +178,21 @@ impl Request {
     }
 }
 
+/// What a flow serves: a public endpoint, or a CORS preflight of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowRoute {
+    Endpoint(Route),
+    Preflight(Route),
+}
+
+impl FlowRoute {
+    pub fn route(&self) -> &Route {
+        match self {
+            Self::Endpoint(r) | Self::Preflight(r) => r,
+        }
+    }
+}
+
 /// A public request in its flow. One lives per request, inside the driver's own allocation, so
 /// the variants are not boxed.
 #[allow(clippy::large_enum_variant)]
@@ -173,31 +200,37 @@ pub enum Public {
     Anonymous(anonymous::AnonymousSession),
     Document(documents::Document),
     Token(token::Token),
+    Introspection(introspection::Introspection),
+    Revocation(revocation::RevokeOwn),
+    Preflight(preflight::Preflight),
 }
 
 impl Public {
-    /// The route of a request a flow serves; `None` for one no flow serves (the workers-rs path
-    /// answers it).
-    pub fn route(method: &str, path: &str) -> Option<Route> {
+    /// The route of a request a flow serves: a public endpoint, or its CORS preflight; `None`
+    /// for anything else (the workers-rs path answers it: the admin API, health, unknown paths and
+    /// methods).
+    pub fn route(method: &str, path: &str) -> Option<FlowRoute> {
         match dispatch(method, path) {
-            Ok(Dispatch::Handle(route))
-                if matches!(
-                    route.endpoint,
-                    Endpoint::AnonymousSession
-                        | Endpoint::Token
-                        | Endpoint::Jwks
-                        | Endpoint::Metadata
-                ) =>
-            {
-                Some(route)
+            Ok(Dispatch::Handle(route)) if route.endpoint.is_public() => {
+                Some(FlowRoute::Endpoint(route))
             }
+            Ok(Dispatch::Preflight(route)) => Some(FlowRoute::Preflight(route)),
             _ => None,
         }
     }
 
-    /// The flow serving `request` on `route` (from [`Public::route`]), and its first step.
-    pub fn begin(request: Request, route: &Route) -> (Self, Step) {
+    /// The flow serving `request` as [`Public::route`] routed it, and its first step.
+    pub fn begin(request: Request, routed: &FlowRoute) -> (Self, Step) {
+        let (route, preflight) = match routed {
+            FlowRoute::Endpoint(route) => (route, false),
+            FlowRoute::Preflight(route) => (route, true),
+        };
         let org = route.org.clone();
+        let document = matches!(route.endpoint, Endpoint::Jwks | Endpoint::Metadata);
+        if preflight {
+            let (f, s) = preflight::Preflight::begin(request, org, document);
+            return (Self::Preflight(f), s);
+        }
         match route.endpoint {
             Endpoint::AnonymousSession => {
                 let (f, s) = anonymous::AnonymousSession::begin(request, org);
@@ -206,6 +239,14 @@ impl Public {
             Endpoint::Token => {
                 let (f, s) = token::Token::begin(request, org);
                 (Self::Token(f), s)
+            }
+            Endpoint::Introspect => {
+                let (f, s) = introspection::Introspection::begin(request, org);
+                (Self::Introspection(f), s)
+            }
+            Endpoint::Revoke => {
+                let (f, s) = revocation::RevokeOwn::begin(request, org);
+                (Self::Revocation(f), s)
             }
             _ => {
                 let (f, s) = documents::Document::begin(request, &route.endpoint, org);
@@ -219,6 +260,9 @@ impl Public {
             Self::Anonymous(f) => f.resume(outcome),
             Self::Document(f) => f.resume(outcome),
             Self::Token(f) => f.resume(outcome),
+            Self::Introspection(f) => f.resume(outcome),
+            Self::Revocation(f) => f.resume(outcome),
+            Self::Preflight(f) => f.resume(outcome),
         }
     }
 }

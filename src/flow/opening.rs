@@ -1,7 +1,8 @@
 //! How every org endpoint that takes a body opens: the org (404 when unknown), the CORS decision
-//! (403 for an origin the org does not allow, before any other work), the body (413 when its
-//! declared length is too large, unread; read up to the limit otherwise) and its parameters (413,
-//! 415, 400). Nothing is counted or changed before these pass, so a failure here needs no refund.
+//! (403 for an origin the org does not allow, before any other work), for an endpoint that
+//! authenticates its caller the caller (401), the body (413 when its declared length is too
+//! large, unread; read up to the limit otherwise) and its parameters (413, 415, 400). Nothing is
+//! counted or changed before these pass, so a failure here needs no refund.
 
 use std::rc::Rc;
 
@@ -11,13 +12,17 @@ use crate::body::{parse_params, Params, MAX_BODY_BYTES};
 use crate::cors::allowed_origin;
 use crate::org::OrgId;
 use crate::org_state::OrgState;
+use crate::principal::Principal;
 use crate::reply::{Cors, Reply};
 
 /// The opening in progress: the org, once loaded.
 #[derive(Default)]
 pub struct Opening {
+    /// Whether the caller is authenticated (from `Authorization`) before the body is read.
+    authenticates: bool,
     org: Option<Rc<OrgState>>,
     cors: Cors,
+    caller: Option<Principal>,
     done: bool,
 }
 
@@ -31,14 +36,24 @@ pub enum Opened {
     Ready(Open),
 }
 
-/// An opened request: its org, the CORS decision, its parameters.
+/// An opened request: its org, the CORS decision, its parameters, and for an endpoint that
+/// authenticates, its caller.
 pub struct Open {
     pub org: Rc<OrgState>,
     pub cors: Cors,
     pub params: Params,
+    pub caller: Option<Principal>,
 }
 
 impl Opening {
+    /// The opening of an endpoint that authenticates its caller.
+    pub fn authenticating() -> Self {
+        Self {
+            authenticates: true,
+            ..Self::default()
+        }
+    }
+
     /// The first effect of every org endpoint.
     pub fn first(org: OrgId) -> Effect {
         Effect::LoadOrg(org)
@@ -47,6 +62,13 @@ impl Opening {
     pub fn resume(&mut self, request: &Request, outcome: Outcome) -> Opened {
         match (outcome, self.org.is_some(), self.done) {
             (Outcome::Org(org), false, false) => self.org_loaded(request, org),
+            (Outcome::Caller(caller), true, false) if self.authenticates => match caller {
+                Ok(caller) => {
+                    self.caller = Some(caller);
+                    self.read(request)
+                }
+                Err(e) => self.answer(&e),
+            },
             (Outcome::Body(body), true, false) => self.body_read(request, body),
             _ => Opened::Answered(Reply::error(&ApiError::Internal)),
         }
@@ -62,6 +84,15 @@ impl Opening {
             Err(e) => return self.answer(&e),
         };
         self.org = Some(org);
+        if self.authenticates {
+            return Opened::Need(Effect::Authenticate {
+                credential: request.authorization.clone(),
+            });
+        }
+        self.read(request)
+    }
+
+    fn read(&mut self, request: &Request) -> Opened {
         match read_body(request.content_length.as_deref()) {
             Ok(Some(effect)) => Opened::Need(effect),
             Ok(None) => self.body_read(request, Some(Vec::new())),
@@ -80,6 +111,7 @@ impl Opening {
                     org,
                     cors: std::mem::take(&mut self.cors),
                     params,
+                    caller: self.caller.take(),
                 })
             }
             (Err(e), _) => self.answer(&e),
@@ -95,7 +127,7 @@ impl Opening {
 
 /// The CORS decision of an org endpoint: no `Origin`, no sharing; an origin the org allows is
 /// answered; any other is refused (403).
-fn org_cors(org: &OrgState, origin: Option<&str>) -> Result<Cors, ApiError> {
+pub fn org_cors(org: &OrgState, origin: Option<&str>) -> Result<Cors, ApiError> {
     let Some(origin) = origin else {
         return Ok(Cors::None);
     };

@@ -41,7 +41,9 @@ enum State {
 impl Refresh {
     /// The grant of an open request: its refresh token decoded (400 otherwise), then opened.
     pub fn begin(open: Open) -> (Self, Step) {
-        let Open { org, cors, params } = open;
+        let Open {
+            org, cors, params, ..
+        } = open;
         let decoded = params
             .require("refresh_token")
             .and_then(refresh_token::decode);

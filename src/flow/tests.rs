@@ -81,6 +81,10 @@ pub struct Fake {
     /// What an identity provider's key gives, and whether signatures verify.
     pub upstream_key: Result<(), ApiError>,
     pub verified: Option<bool>,
+    /// Who the caller is.
+    pub caller: Result<crate::principal::Principal, ApiError>,
+    /// The shard's answer to a revocation.
+    pub revoke: Option<String>,
     pub seen: Vec<Effect>,
 }
 
@@ -97,6 +101,8 @@ impl Fake {
             check: Some(r#"{"active":true}"#.into()),
             upstream_key: Ok(()),
             verified: Some(true),
+            caller: Ok(crate::principal::Principal::Operator),
+            revoke: Some("{}".into()),
             seen: Vec::new(),
         }
     }
@@ -122,6 +128,8 @@ impl Fake {
                     .sign(input.as_bytes())
             })),
             Effect::ShardCall { op: "check", .. } => Outcome::Shard(self.check.clone()),
+            Effect::ShardCall { op: "revoke", .. } => Outcome::Shard(self.revoke.clone()),
+            Effect::Authenticate { .. } => Outcome::Caller(self.caller.clone()),
             Effect::ShardCall { .. } => Outcome::Shard(self.shard.clone()),
             Effect::UpstreamKey { .. } => Outcome::KeyReady(self.upstream_key.clone()),
             Effect::Verify { .. } | Effect::VerifyOwn { .. } => Outcome::Verified(self.verified),
@@ -163,6 +171,7 @@ impl Fake {
                 Effect::UpstreamKey { .. } => "key",
                 Effect::Verify { .. } => "verify",
                 Effect::VerifyOwn { .. } => "verify_own",
+                Effect::Authenticate { .. } => "caller",
             })
             .collect()
     }
@@ -206,14 +215,15 @@ fn routes_only_what_a_flow_serves() {
         ("GET", "/orgs/acme/.well-known/jwks.json"),
         ("GET", "/orgs/acme/.well-known/openid-configuration"),
         ("GET", "/.well-known/oauth-authorization-server/orgs/acme"),
+        ("POST", "/orgs/acme/introspect"),
+        ("POST", "/orgs/acme/revoke"),
+        ("OPTIONS", ANON),
     ] {
         assert!(Public::route(method, path).is_some(), "{method} {path}");
     }
     assert!(Public::route("POST", "/orgs/acme/token").is_some());
     for (method, path) in [
         ("GET", ANON),
-        ("OPTIONS", ANON),
-        ("POST", "/orgs/acme/introspect"),
         ("GET", "/admin/v1/orgs/acme"),
         ("GET", "/healthz"),
         ("GET", "/nowhere"),
@@ -928,5 +938,268 @@ mod exchange {
             .as_str()
             .unwrap()
             .contains("actor_token"));
+    }
+}
+
+/// An anonymous session's access token of `acme`, from the anonymous flow.
+fn anonymous_access_token() -> String {
+    let mut fake = Fake::new(org_with(serde_json::json!({})));
+    let reply = fake.run(request("POST", ANON));
+    body_json(&reply)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn form_request(path: &str, body: &str, fake: &mut Fake) -> Reply {
+    fake.body = Some(body.as_bytes().to_vec());
+    fake.run(Request {
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        authorization: Some("Bearer whatever".into()),
+        ..request("POST", path)
+    })
+}
+
+mod introspection {
+    use super::*;
+    use crate::admin_scope::{AdminScope, AdminScopes};
+    use crate::principal::Principal;
+
+    const PATH: &str = "/orgs/acme/introspect";
+
+    fn key_of(org: &str, scopes: &[AdminScope]) -> Principal {
+        Principal::OrgKey {
+            org: OrgId::parse(org).unwrap(),
+            key_id: "key_1".into(),
+            scopes: AdminScopes::of(scopes),
+        }
+    }
+
+    #[test]
+    fn an_access_token_is_verified_then_checked() {
+        let access = anonymous_access_token();
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let reply = form_request(PATH, &format!("token={access}"), &mut fake);
+        assert_eq!(
+            fake.kinds(),
+            ["org", "caller", "body", "verify_own", "shard"]
+        );
+        let body = body_json(&reply);
+        assert_eq!(body["active"], true);
+        assert_eq!(body["token_type"], "Bearer");
+        assert!(body["sub"].as_str().unwrap().starts_with("anon_"));
+    }
+
+    #[test]
+    fn a_refresh_token_is_checked_with_its_generation() {
+        let refresh = crate::refresh_token::encode(&[1; 12], &[9; 40]);
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let org = OrgId::parse("acme").unwrap();
+        fake.opened = Some(
+            crate::refresh_token::RefreshPayload::first(
+                &crate::refresh_token::NewSession {
+                    org: &org,
+                    session_id: "sid_1",
+                    subject: "anon_1",
+                    scope: "session",
+                    device_id: None,
+                    now: NOW_MS / 1000 - 60,
+                    session_ttl_secs: 86_400,
+                },
+                &[1; 16],
+            )
+            .to_json(),
+        );
+        let reply = form_request(PATH, &format!("token={refresh}"), &mut fake);
+        assert_eq!(fake.kinds(), ["org", "caller", "body", "open", "shard"]);
+        let Effect::ShardCall { body, .. } = &fake.seen[4] else {
+            panic!()
+        };
+        assert!(body.contains(r#""generation":0"#), "{body}");
+        let answer = body_json(&reply);
+        assert_eq!(answer["active"], true);
+        assert_eq!(answer["token_type"], "refresh_token");
+        assert_eq!(answer["sid"], "sid_1");
+    }
+
+    #[test]
+    fn anything_else_is_inactive_and_says_nothing_more() {
+        for token in ["garbage", "rt1.nope", "a.b.c"] {
+            let mut fake = Fake::new(org_with(serde_json::json!({})));
+            let reply = form_request(PATH, &format!("token={token}"), &mut fake);
+            assert_eq!(reply.status, 200);
+            assert_eq!(
+                body_json(&reply),
+                serde_json::json!({ "active": false }),
+                "{token}"
+            );
+            assert!(!fake.kinds().contains(&"shard"), "{token}");
+        }
+        let access = anonymous_access_token();
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.check = Some(r#"{"active":false}"#.into());
+        let reply = form_request(PATH, &format!("token={access}"), &mut fake);
+        assert_eq!(body_json(&reply), serde_json::json!({ "active": false }));
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.verified = Some(false);
+        let reply = form_request(PATH, &format!("token={access}"), &mut fake);
+        assert_eq!(body_json(&reply), serde_json::json!({ "active": false }));
+    }
+
+    #[test]
+    fn callers_are_authenticated_before_the_body_is_read() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.caller = Err(ApiError::InvalidToken("missing credential".into()));
+        let reply = form_request(PATH, "token=x", &mut fake);
+        assert_eq!((reply.status, reply.outcome), (401, "invalid_token"));
+        assert_eq!(fake.kinds(), ["org", "caller"]);
+        assert!(header(&reply, "WWW-Authenticate").is_some());
+    }
+
+    #[test]
+    fn a_key_of_another_org_is_an_invalid_credential_here() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.caller = Ok(key_of("other", &[AdminScope::TokensIntrospect]));
+        let reply = form_request(PATH, "token=x", &mut fake);
+        assert_eq!((reply.status, reply.outcome), (401, "invalid_token"));
+        assert_eq!(
+            header(&reply, "WWW-Authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+
+    #[test]
+    fn a_key_without_the_scope_is_403_naming_it() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.caller = Ok(key_of("acme", &[AdminScope::KeysRead]));
+        let reply = form_request(PATH, "token=x", &mut fake);
+        assert_eq!((reply.status, reply.outcome), (403, "insufficient_scope"));
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.caller = Ok(key_of("acme", &[AdminScope::TokensIntrospect]));
+        let reply = form_request(PATH, "token=x", &mut fake);
+        assert_eq!(reply.status, 200);
+    }
+}
+
+mod revocation {
+    use super::*;
+
+    const PATH: &str = "/orgs/acme/revoke";
+
+    #[test]
+    fn a_refresh_token_revokes_its_session() {
+        let refresh = crate::refresh_token::encode(&[1; 12], &[9; 40]);
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let org = OrgId::parse("acme").unwrap();
+        fake.opened = Some(
+            crate::refresh_token::RefreshPayload::first(
+                &crate::refresh_token::NewSession {
+                    org: &org,
+                    session_id: "sid_9",
+                    subject: "anon_9",
+                    scope: "session",
+                    device_id: None,
+                    now: NOW_MS / 1000 - 60,
+                    session_ttl_secs: 86_400,
+                },
+                &[1; 16],
+            )
+            .to_json(),
+        );
+        let reply = form_request(PATH, &format!("token={refresh}"), &mut fake);
+        assert_eq!((reply.status, reply.body.as_deref()), (200, None));
+        assert_eq!(fake.kinds(), ["org", "body", "open", "shard"]);
+        let Effect::ShardCall { op, body, .. } = &fake.seen[3] else {
+            panic!()
+        };
+        assert_eq!(*op, "revoke");
+        assert!(body.contains("sid_9"), "{body}");
+    }
+
+    #[test]
+    fn an_access_token_revokes_itself() {
+        let access = anonymous_access_token();
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let reply = form_request(PATH, &format!("token={access}"), &mut fake);
+        assert_eq!(reply.status, 200);
+        assert_eq!(fake.kinds(), ["org", "body", "verify_own", "shard"]);
+        let Effect::ShardCall { body, .. } = &fake.seen[3] else {
+            panic!()
+        };
+        assert!(body.contains(r#""kind":"jti""#), "{body}");
+    }
+
+    #[test]
+    fn anything_else_is_200_and_touches_nothing() {
+        for token in ["garbage", "rt1.nope"] {
+            let mut fake = Fake::new(org_with(serde_json::json!({})));
+            let reply = form_request(PATH, &format!("token={token}"), &mut fake);
+            assert_eq!(
+                (reply.status, reply.body.as_deref()),
+                (200, None),
+                "{token}"
+            );
+            assert!(!fake.kinds().contains(&"shard"), "{token}");
+        }
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        assert_eq!(form_request(PATH, "", &mut fake).status, 400);
+    }
+
+    #[test]
+    fn a_revocation_that_cannot_be_recorded_is_an_error() {
+        let access = anonymous_access_token();
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        fake.revoke = None;
+        assert_eq!(
+            form_request(PATH, &format!("token={access}"), &mut fake).status,
+            503
+        );
+    }
+}
+
+mod preflight {
+    use super::*;
+
+    fn preflight(path: &str, origin: Option<&str>, fake: &mut Fake) -> Reply {
+        fake.run(Request {
+            origin: origin.map(str::to_owned),
+            ..request("OPTIONS", path)
+        })
+    }
+
+    #[test]
+    fn documents_are_shared_with_anyone_without_loading_the_org() {
+        let mut fake = Fake::new(org_with(serde_json::json!({})));
+        let reply = preflight(
+            "/orgs/acme/.well-known/jwks.json",
+            Some("https://x.example"),
+            &mut fake,
+        );
+        assert_eq!(reply.status, 204);
+        assert_eq!(header(&reply, "Access-Control-Allow-Origin"), Some("*"));
+        assert!(fake.kinds().is_empty());
+    }
+
+    #[test]
+    fn org_endpoints_answer_the_origins_the_org_allows() {
+        let org = org_with(serde_json::json!({ "allowed_origins": ["https://app.example"] }));
+        let mut fake = Fake::new(org.clone());
+        let reply = preflight(ANON, Some("https://app.example"), &mut fake);
+        assert_eq!(reply.status, 204);
+        assert_eq!(
+            header(&reply, "Access-Control-Allow-Origin"),
+            Some("https://app.example")
+        );
+        assert!(header(&reply, "Access-Control-Allow-Methods").is_some());
+        let mut fake = Fake::new(org.clone());
+        assert_eq!(
+            preflight("/orgs/acme/token", Some("https://evil.example"), &mut fake).status,
+            403
+        );
+        let mut fake = Fake::new(org);
+        let reply = preflight("/orgs/acme/revoke", None, &mut fake);
+        assert_eq!(reply.status, 204);
+        assert_eq!(header(&reply, "Access-Control-Allow-Origin"), None);
+        assert!(fake.kinds().is_empty());
     }
 }

@@ -29,13 +29,26 @@ pub async fn authenticate(
     ctx: &Context,
     origins: &[String],
 ) -> Result<Principal, ApiError> {
-    // A missing operator token is a misconfiguration (503) for any call not made with an org key.
+    match presented(env, http::header(req, "Authorization").as_deref())? {
+        Presented::Operator => Ok(Principal::Operator),
+        Presented::OrgKey(token) => org_key(env, ctx, &token, origins).await,
+    }
+}
+
+/// What an `Authorization` header presents.
+pub enum Presented {
+    /// The operator token, compared in constant time.
+    Operator,
+    /// An org key credential (a JWT), to be verified by [`org_key`].
+    OrgKey(String),
+}
+
+/// Reads the `Authorization` header without awaiting anything: the operator, an org key
+/// credential to verify, or 401 (503 when the operator token is not configured and no org key
+/// credential is presented).
+pub fn presented(env: &Env, authorization: Option<&str>) -> Result<Presented, ApiError> {
     let operator = config::operator_token(env);
-    let Some(token) = http::header(req, "Authorization")
-        .as_deref()
-        .and_then(bearer_token)
-        .map(str::to_owned)
-    else {
+    let Some(token) = authorization.and_then(bearer_token) else {
         operator?;
         return Err(ApiError::InvalidToken(
             "missing credential: use Authorization: Bearer <org key credential or operator token>"
@@ -43,18 +56,20 @@ pub async fn authenticate(
         ));
     };
     if let Ok(expected) = &operator {
-        if secrets_equal(&token, expected) {
-            return Ok(Principal::Operator);
+        if secrets_equal(token, expected) {
+            return Ok(Presented::Operator);
         }
     }
     if token.contains('.') {
-        return org_key(env, ctx, &token, origins).await;
+        return Ok(Presented::OrgKey(token.to_owned()));
     }
     operator?;
     Err(ApiError::InvalidToken("invalid operator credential".into()))
 }
 
-async fn org_key(
+/// An org key credential verified: its key (KV), signature, claims, and the key's shard (not
+/// revoked; the credential spent, so a replay is refused).
+pub async fn org_key(
     env: &Env,
     ctx: &Context,
     token: &str,

@@ -147,12 +147,8 @@ pub fn dev_mode(env: &Env) -> bool {
         .unwrap_or(false)
 }
 
-/// The origin issuer URLs are built on.
-pub fn issuer_origin(env: &Env, request_url: &RequestUrl<'_>) -> String {
-    issuer_origin_of(env, request_url.origin())
-}
-
-/// [`issuer_origin`] for a request whose origin (`scheme://host[:port]`) is already known.
+/// The origin issuer URLs are built on: `ISSUER_ORIGIN`, or else the request's own origin
+/// (`scheme://host[:port]`).
 pub fn issuer_origin_of(env: &Env, request_origin: &str) -> String {
     configured_origin(env).unwrap_or_else(|| request_origin.to_owned())
 }
@@ -174,8 +170,13 @@ fn configured_origin(env: &Env) -> Option<String> {
 /// The origins this worker answers as: the configured one (if any) and the request's own. An
 /// admin credential's audience may name either.
 pub fn own_origins(env: &Env, request_url: &RequestUrl<'_>) -> Vec<String> {
-    let request = request_url.origin().to_owned();
-    let configured = issuer_origin(env, request_url);
+    own_origins_of(env, request_url.origin())
+}
+
+/// [`own_origins`] for a request whose origin (`scheme://host[:port]`) is already known.
+pub fn own_origins_of(env: &Env, request_origin: &str) -> Vec<String> {
+    let request = request_origin.to_owned();
+    let configured = issuer_origin_of(env, request_origin);
     if configured == request {
         vec![request]
     } else {

@@ -23,14 +23,16 @@ use js_sys::{Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
+use super::auth::{self, Presented};
 use super::org_cache::{self, now_ms, OrgContext};
 use super::shards::SESSIONS_BINDING;
 use super::{config, metering, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
-use crate::flow::{Effect, Outcome, Public, Request, Step};
+use crate::flow::{Effect, FlowRoute, Outcome, Public, Request, Step};
 use crate::issuance::RANDOM_LEN;
 use crate::jose::Algorithm;
 use crate::org::OrgId;
+use crate::principal::Principal;
 use crate::reply::Reply;
 use crate::request_log::{request_id, version, LogLine};
 use crate::request_url::RequestUrl;
@@ -50,6 +52,8 @@ pub struct PublicRequest {
     /// The key readied for the next `Verify` (a provider's, or one of the org's own).
     verify_key: Option<web_sys::CryptoKey>,
     org: OrgId,
+    /// The request URL's `scheme://host[:port]`: an admin credential's audience may name it.
+    request_origin: String,
     env: Env,
     worker_ctx: worker::Context,
     log: LogFacts,
@@ -82,8 +86,9 @@ pub fn begin(
     let Some(route) = Public::route(&method, url.path()) else {
         return JsValue::UNDEFINED;
     };
-    // One draw of randomness: the request id's, and a session's ids and keys for a POST. Only
-    // the POST endpoints read request headers beyond the request id's.
+    // One draw of randomness: the request id's, and a session's ids and keys for a POST. The
+    // GET endpoints (the documents) read no request header but the request id's (a header
+    // lookup costs more than a JWKS answer); a preflight reads its `Origin`.
     let post = method == "POST";
     let mut random = vec![0u8; if post { 8 + RANDOM_LEN } else { 8 }];
     if getrandom::fill(&mut random).is_err() {
@@ -102,17 +107,21 @@ pub fn begin(
         method: method.clone(),
         path: url.path().to_owned(),
         issuer_origin: config::issuer_origin_of(&env, url.origin()),
-        origin: header("origin"),
+        origin: match route {
+            FlowRoute::Preflight(_) => headers.get(&name_js("origin")),
+            FlowRoute::Endpoint(_) => header("origin"),
+        },
         content_type: header("content-type"),
         content_length: header("content-length"),
         client_ip: header("cf-connecting-ip"),
+        authorization: header("authorization"),
         now_ms: started_ms,
         random: random.split_off(8),
     };
     let log = LogFacts {
         request_id: request_id(headers.get(&name_js("cf-ray")).as_deref(), &id_bytes),
         method,
-        endpoint: route.endpoint.name(),
+        endpoint: route.route().endpoint.name(),
         started_ms,
     };
     let (flow, first) = Public::begin(request, &route);
@@ -123,7 +132,8 @@ pub fn begin(
         performed: None,
         ctx: None,
         verify_key: None,
-        org: route.org,
+        org: route.route().org.clone(),
+        request_origin: url.origin().to_owned(),
         env,
         worker_ctx: worker::Context::new(worker_ctx),
         log,
@@ -146,6 +156,9 @@ pub async fn perform(mut request: PublicRequest) -> PublicRequest {
         }
         Some(Effect::UpstreamKey { provider, alg, kid }) => {
             Outcome::KeyReady(request.upstream_key(&provider, alg, &kid).await)
+        }
+        Some(Effect::Authenticate { credential }) => {
+            Outcome::Caller(request.authenticate(credential.as_deref()).await)
         }
         Some(Effect::VerifyOwn {
             public_key,
@@ -244,6 +257,13 @@ impl PublicRequest {
                     None => return Place::Rust,
                 }
             }
+            Effect::Authenticate { credential } => {
+                match auth::presented(&self.env, credential.as_deref()) {
+                    Ok(Presented::Operator) => Outcome::Caller(Ok(Principal::Operator)),
+                    Ok(Presented::OrgKey(_)) => return Place::Rust,
+                    Err(e) => Outcome::Caller(Err(e)),
+                }
+            }
             Effect::VerifyOwn { public_key, .. } => match webcrypto::cached_ed25519_key(public_key)
             {
                 Some(key) => {
@@ -286,6 +306,18 @@ impl PublicRequest {
     /// The org's refresh-token keys: the current one (it seals) first.
     fn refresh_keys(&self) -> &[web_sys::CryptoKey] {
         self.ctx.as_ref().map_or(&[], |c| c.refresh_keys.as_slice())
+    }
+
+    /// The caller behind an `Authorization` value: the operator, or an org key credential
+    /// verified (KV, WebCrypto, and spent in its key's shard).
+    async fn authenticate(&self, credential: Option<&str>) -> Result<Principal, ApiError> {
+        match auth::presented(&self.env, credential)? {
+            Presented::Operator => Ok(Principal::Operator),
+            Presented::OrgKey(token) => {
+                let origins = config::own_origins_of(&self.env, &self.request_origin);
+                auth::org_key(&self.env, &self.worker_ctx, &token, &origins).await
+            }
+        }
     }
 
     /// Readies the key that verifies `provider`'s tokens of `alg` and `kid` (fetched, imported).
@@ -407,7 +439,8 @@ impl PublicRequest {
             | Effect::Admit { .. }
             | Effect::Refund
             | Effect::Flush
-            | Effect::UpstreamKey { .. } => tagged("rust", &[]),
+            | Effect::UpstreamKey { .. }
+            | Effect::Authenticate { .. } => tagged("rust", &[]),
         }
     }
 
@@ -489,7 +522,8 @@ fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
         | Effect::Admit { .. }
         | Effect::Refund
         | Effect::Flush
-        | Effect::UpstreamKey { .. } => Outcome::Done,
+        | Effect::UpstreamKey { .. }
+        | Effect::Authenticate { .. } => Outcome::Done,
     }
 }
 

@@ -4,9 +4,9 @@
 use worker::{Headers, Request, Response};
 
 use crate::api_error::ApiError;
-use crate::body::{parse_params, Params, MAX_BODY_BYTES};
+use crate::body::MAX_BODY_BYTES;
 pub use crate::reply::Caching;
-use crate::reply::{Cors, Reply};
+use crate::reply::Reply;
 
 /// The reply as a workers-rs response.
 pub fn response(reply: Reply) -> Response {
@@ -20,13 +20,6 @@ pub fn response(reply: Reply) -> Response {
     match reply.body {
         Some(body) => builder.fixed(body.into_bytes()),
         None => builder.empty(),
-    }
-}
-
-/// Shares an answered response with `cors`'s origin.
-pub fn share(headers: &mut Headers, cors: &Cors) {
-    for (name, value) in cors.headers() {
-        let _ = headers.set(name, &value);
     }
 }
 
@@ -46,11 +39,6 @@ pub fn no_content() -> Response {
 /// An empty answer with `status`, not to be stored (RFC 7009's 200).
 pub fn empty(status: u16) -> Response {
     response(Reply::empty(status))
-}
-
-/// The answer to an allowed CORS preflight.
-pub fn preflight() -> Response {
-    response(Reply::preflight())
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {
@@ -88,12 +76,6 @@ pub async fn response_json<T: serde::de::DeserializeOwned>(res: Response) -> Res
 pub async fn request_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> worker::Result<T> {
     let text = req.text().await?;
     serde_json::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
-}
-
-/// The request's parameters: its body read (with the size limit) and parsed as form or JSON.
-pub async fn read_params(req: &mut Request) -> Result<Params, ApiError> {
-    let body = read_body(req).await?;
-    parse_params(header(req, "Content-Type").as_deref(), &body)
 }
 
 /// Reads the body, refusing with 413 anything above the limit (by `Content-Length` before reading,

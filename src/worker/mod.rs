@@ -6,9 +6,7 @@ mod auth;
 mod config;
 mod driver;
 mod health;
-mod hot;
 mod http;
-mod introspection;
 mod kv;
 mod metering;
 mod org_cache;
@@ -18,7 +16,6 @@ mod providers;
 mod revocations;
 mod sealing;
 mod session_shard;
-mod sessions;
 mod shards;
 mod upstream_keys;
 mod webcrypto;
@@ -26,26 +23,22 @@ mod webcrypto;
 use worker::{console_log, event, Context, Env, Request, Response};
 
 use crate::api_error::ApiError;
-use crate::cors::allowed_origin;
-use crate::reply::Cors;
 use crate::request_log::{request_id, version, LogLine};
 use crate::request_url::RequestUrl;
-use crate::route::{dispatch, Dispatch, Endpoint, Route};
+use crate::route::{dispatch, Dispatch, Route};
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = org_cache::now_ms();
     let random: [u8; 8] = webcrypto::random().unwrap_or_default();
     let request_id = request_id(http::header(&req, "cf-ray").as_deref(), &random);
-    let mut cors = Cors::None;
     let mut route = None;
-    let result = serve(&mut req, &env, &ctx, &mut cors, &mut route).await;
+    let result = serve(&mut req, &env, &ctx, &mut route).await;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code(),
     };
     let mut response = result.unwrap_or_else(|e| http::error(&e));
-    http::share(response.headers_mut(), &cors);
     let headers = response.headers_mut();
     let _ = headers.set("X-Request-Id", &request_id);
     let _ = headers.set(
@@ -70,7 +63,6 @@ async fn serve(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-    cors: &mut Cors,
     logged: &mut Option<Route>,
 ) -> Result<Response, ApiError> {
     let raw_url = req.inner().url();
@@ -89,68 +81,11 @@ async fn serve(
     match dispatched {
         Dispatch::Health => boxed(health::check(env, &method)).await,
         Dispatch::ListOrgs => boxed(admin::list_orgs(req, env, ctx, &url)).await,
-        Dispatch::Preflight(route) => {
-            boxed(grant_cors(req, env, &route, cors)).await?;
-            Ok(http::preflight())
-        }
-        Dispatch::Handle(route) if route.endpoint.is_public() => {
-            grant_cors(req, env, &route, cors).await?;
-            boxed(serve_public(req, env, ctx, &route, &url)).await
-        }
+        // The public endpoints and their preflights are flows (`crate::flow`, `driver`): the
+        // entry never hands them here.
+        Dispatch::Preflight(_) => Err(ApiError::NotFound),
+        Dispatch::Handle(route) if route.endpoint.is_public() => Err(ApiError::NotFound),
         Dispatch::Handle(route) => boxed(admin::handle(req, env, ctx, &route, &url)).await,
-    }
-}
-
-/// Decides CORS before any work: public documents are shared with everyone; an org endpoint
-/// called from a browser origin the org does not allow is refused outright (403).
-async fn grant_cors(
-    req: &Request,
-    env: &Env,
-    route: &Route,
-    cors: &mut Cors,
-) -> Result<(), ApiError> {
-    if matches!(route.endpoint, Endpoint::Metadata | Endpoint::Jwks) {
-        *cors = Cors::Any;
-        return Ok(());
-    }
-    let Some(origin) = http::header(req, "Origin") else {
-        return Ok(());
-    };
-    let ctx = org_cache::get(env, &route.org).await?;
-    let allowed =
-        allowed_origin(&origin, &ctx.org.record.settings.allowed_origins).ok_or_else(|| {
-            ApiError::AccessDenied(format!("origin {origin} is not allowed for this org"))
-        })?;
-    *cors = Cors::Origin(allowed.to_owned());
-    Ok(())
-}
-
-async fn serve_public(
-    req: &mut Request,
-    env: &Env,
-    worker_ctx: &Context,
-    route: &Route,
-    url: &RequestUrl<'_>,
-) -> Result<Response, ApiError> {
-    let ctx = org_cache::get(env, &route.org).await?;
-    let issuer = ctx.org.record.issuer(&config::issuer_origin(env, url));
-    match route.endpoint {
-        Endpoint::Revoke => {
-            let params = http::read_params(req).await?;
-            boxed(revocations::revoke_own(env, &ctx, &params, &issuer)).await
-        }
-        Endpoint::Introspect => {
-            let origins = config::own_origins(env, url);
-            let principal = boxed(auth::authenticate(req, env, worker_ctx, &origins)).await?;
-            let params = http::read_params(req).await?;
-            boxed(introspection::introspect(
-                env, &ctx, &principal, &params, &issuer,
-            ))
-            .await
-        }
-        // The anonymous session, the token endpoint, the JWKS and the metadata are flows
-        // (`driver`): never here.
-        _ => Err(ApiError::NotFound),
     }
 }
 

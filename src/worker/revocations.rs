@@ -1,54 +1,18 @@
-//! Taking tokens back. RFC 7009 (`POST /orgs/{org}/revoke`): a client revokes its own refresh
-//! token (its whole session) or access token; the answer is 200 whatever was presented. The admin
-//! API (`POST /admin/v1/orgs/{org}/revocations`): a session, a subject, a token, or a key (a
-//! signing key or an org key: every token it signed, in every shard of the org).
+//! Taking tokens back through the admin API (`POST /admin/v1/orgs/{org}/revocations`): a
+//! session, a subject, a token, or a key (a signing key or an org key: every token it signed, in
+//! every shard of the org). A client's own RFC 7009 revocation is a flow (`crate::flow::revocation`).
 
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use super::admin::{json_body, ok_json, AdminCall};
-use super::introspection::vouch;
-use super::org_cache::{self, now_ms, OrgContext};
-use super::{http, kv, org_keys, sessions, shards};
+use super::org_cache::{self, now_ms};
+use super::{kv, org_keys, shards};
 use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
-use crate::body::Params;
 use crate::org_key::is_key_id;
 use crate::revocation::{Revocation, RevocationRequest, Target};
 use crate::signing_key::KeyStatus;
-
-/// `POST /orgs/{org}/revoke` (RFC 7009).
-pub async fn revoke_own(
-    env: &Env,
-    ctx: &OrgContext,
-    params: &Params,
-    issuer: &str,
-) -> Result<Response, ApiError> {
-    let token = params.require("token")?;
-    let now = now_ms() / 1000;
-    let org = &ctx.org.record.id;
-    if token.starts_with(crate::refresh_token::PREFIX) {
-        if let Ok(session) = sessions::open(ctx, token).await {
-            if session.check(org, now).is_ok() {
-                let r = Revocation::session(&session.sid, now, Some(session.exp));
-                shards::revoke(env, org, Some(&session.sub), r).await?;
-            }
-        }
-    } else if let Some(v) = vouch(token, &ctx.org.own_jwks, &[], issuer, now).await {
-        if let Some(jti) = &v.facts.jti {
-            let exp = v.claims.get("exp").and_then(|e| e.as_u64());
-            shards::revoke(
-                env,
-                org,
-                Some(&v.facts.sub),
-                Revocation::token(jti, now, exp),
-            )
-            .await?;
-        }
-    }
-    // RFC 7009 §2.2: 200 also for a token that was invalid, expired or already revoked.
-    Ok(http::empty(200))
-}
 
 /// `POST /admin/v1/orgs/{org}/revocations`.
 pub async fn revoke_admin(req: &mut Request, call: &AdminCall<'_>) -> Result<Response, ApiError> {

@@ -70,13 +70,13 @@ struct Count {
     n: f64,
 }
 
-/// The lean entry's shard calls (src/entry.mjs wraps this class): `refresh` and `check` answered
-/// from the request body's text, skipping workers-rs' Request/Response conversion and its futures
-/// on the hottest Durable Object path; [`SessionShard::answer`] is shared with `fetch` below.
-/// `undefined` when the body is not a call or the storage failed (the entry answers 500, as
-/// `fetch` does). The entry keeps the purge alarm set after a refresh.
+/// The shard's `refresh` and `check` calls as `src/entry.mjs`'s wrapper of this class makes
+/// them: answered from the request body's text, skipping workers-rs' Request/Response conversion
+/// and its futures on the hottest Durable Object path; [`SessionShard::answer`] is shared with
+/// `fetch` below. `undefined` when the body is not a call or the storage failed (the wrapper
+/// answers 500, as `fetch` does). The wrapper keeps the purge alarm set after a refresh.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hot_shard_call(
+pub fn shard_call(
     state: worker::worker_sys::DurableObjectState,
     op: &str,
     body: &str,
@@ -87,9 +87,10 @@ pub fn hot_shard_call(
     shard.answer(op, body)
 }
 
-/// The purge alarm's period, for the lean entry.
-pub fn purge_every_ms() -> i64 {
-    PURGE_EVERY_MS
+/// The purge alarm's period, for `src/entry.mjs`'s wrapper of this class.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn shard_purge_every_ms() -> f64 {
+    PURGE_EVERY_MS as f64
 }
 
 impl DurableObject for SessionShard {

@@ -65,25 +65,6 @@ pub async fn revoke(
     Ok(())
 }
 
-/// The one Durable Object call that tells whether a token is still good.
-pub async fn check(
-    env: &Env,
-    org: &OrgId,
-    facts: TokenFacts,
-    generation: Option<u32>,
-) -> Result<bool, ApiError> {
-    check_call(
-        env,
-        org,
-        CheckCall {
-            facts,
-            generation,
-            spend_until: None,
-        },
-    )
-    .await
-}
-
 /// As [`check`], for a single-use token: when good, it is spent (a second use is refused).
 pub async fn check_and_spend(
     env: &Env,
