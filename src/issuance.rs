@@ -12,7 +12,8 @@ use crate::ids::{random_id, SessionIds};
 use crate::jose::jws;
 use crate::org_state::{OrgState, SigningHeader};
 use crate::refresh_token::{self, ExchangedSession, NewSession, RefreshPayload};
-use crate::session::{valid_device_id, ScopeSet, SessionView};
+use crate::scope_set::ScopeSet;
+use crate::session::{valid_device_id, SessionView};
 
 /// Randomness one issuance needs, drawn in a single call: ids (48), refresh nonce (16), iv (12).
 pub const RANDOM_LEN: usize = 76;

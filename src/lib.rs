@@ -35,6 +35,7 @@ pub mod request_log;
 pub mod request_url;
 pub mod revocation;
 pub mod route;
+pub mod scope_set;
 pub mod secret;
 pub mod session;
 pub mod signing_key;

@@ -6,7 +6,7 @@ use crate::api_error::ApiError;
 use crate::body::json_object;
 use crate::cors::Origin;
 use crate::limits::{AnonymousRateLimit, Tier};
-use crate::session::ScopeSet;
+use crate::scope_set::ScopeSet;
 
 /// Access-token lifetime when an org sets none: short on purpose.
 pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 600;

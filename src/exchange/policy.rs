@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::api_error::ApiError;
 use crate::provider::ProviderSettings;
-use crate::session::ScopeSet;
+use crate::scope_set::ScopeSet;
 
 /// Largest upstream claim value (as JSON) copied into an issued token…
 pub const MAX_MAPPED_CLAIM_BYTES: usize = 1024;

@@ -11,7 +11,7 @@ use crate::org::OrgId;
 use crate::org_state::OrgState;
 use crate::reply::{Caching, Cors, Reply};
 use crate::route::Endpoint;
-use crate::session::ScopeSet;
+use crate::scope_set::ScopeSet;
 use crate::signing_key::PREPUBLISH_SECS;
 
 /// Verifiers and the edge may cache these as long as a new key is published before it signs, so a

@@ -3,59 +3,22 @@
 //! endpoint's scope (`Endpoint::required_scope`), and every change is written to the audit log.
 
 use serde_json::json;
-use worker::kv::KvStore;
 use worker::{Context, Env, Request, Response};
 
-use super::http::{self, Caching};
-use super::org_cache::{self, now_ms};
+use super::admin_call::{json_body, ok_json, optional_json_body, AdminCall};
+use super::clock::now_ms;
+use super::org_cache;
 use super::{auth, config, kv, org_keys, providers, revocations, sealing, shards, webcrypto};
 use crate::api_error::ApiError;
-use crate::audit::AuditEntry;
-use crate::body::{json_object, media_type, MediaType};
+use crate::body::json_object;
 use crate::family::PurgeCall;
 use crate::jose::base64url;
 use crate::jose::jwk::thumbprint;
-use crate::org::{OrgId, OrgRecord, OrgSettings};
+use crate::org::{OrgRecord, OrgSettings};
 use crate::principal::Principal;
 use crate::request_url::RequestUrl;
 use crate::route::{Endpoint, Route};
 use crate::signing_key::{rotation_retire_at, seed_aad, KeyStatus, SigningKeyRecord};
-
-/// What every admin handler gets: the caller, the store, and the org addressed.
-pub struct AdminCall<'a> {
-    pub env: &'a Env,
-    pub store: KvStore,
-    pub org: &'a OrgId,
-    pub principal: Principal,
-}
-
-impl AdminCall<'_> {
-    /// Appends to the org's audit log. A failed write fails the request: an operation that
-    /// cannot be audited is reported, not silently done.
-    pub async fn audit(
-        &self,
-        action: &str,
-        target: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), ApiError> {
-        let entry = AuditEntry {
-            at_ms: now_ms(),
-            actor: self.principal.actor().to_owned(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            detail,
-        };
-        let nonce = u32::from_le_bytes(webcrypto::random()?);
-        kv::append_audit(&self.store, self.org, &entry, nonce).await
-    }
-
-    /// The org, or 404.
-    pub async fn require_org(&self) -> Result<OrgRecord, ApiError> {
-        kv::get_org(&self.store, self.org)
-            .await?
-            .ok_or(ApiError::NotFound)
-    }
-}
 
 pub async fn handle(
     req: &mut Request,
@@ -100,47 +63,6 @@ pub async fn handle(
         (Endpoint::AdminProvider(id), _) => providers::delete(&call, id).await,
         _ => Err(ApiError::NotFound),
     }
-}
-
-pub fn ok_json(status: u16, value: &impl serde::Serialize) -> Response {
-    http::json(
-        status,
-        serde_json::to_string(value).unwrap_or_default(),
-        Caching::NoStore,
-    )
-}
-
-/// A JSON request body (415 for another media type), as `T`.
-pub async fn json_body<T: serde::de::DeserializeOwned>(
-    req: &mut Request,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = http::read_body(req).await?;
-    parse_json_body(req, &body, what)
-}
-
-/// As [`json_body`] for an optional body: none (empty) is `T::default()`.
-async fn optional_json_body<T: serde::de::DeserializeOwned + Default>(
-    req: &mut Request,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = http::read_body(req).await?;
-    if body.is_empty() {
-        return Ok(T::default());
-    }
-    parse_json_body(req, &body, what)
-}
-
-fn parse_json_body<T: serde::de::DeserializeOwned>(
-    req: &Request,
-    body: &[u8],
-    what: &str,
-) -> Result<T, ApiError> {
-    let content_type = http::header(req, "Content-Type");
-    if content_type.as_deref().and_then(media_type) != Some(MediaType::Json) {
-        return Err(ApiError::JsonOnly);
-    }
-    json_object(body, what)
 }
 
 /// `PUT /admin/v1/orgs/{org}`: creates the org (201, operator only) or replaces its settings (200).

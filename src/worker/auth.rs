@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use worker::{Context, Env, Request};
 
-use super::org_cache::now_ms;
+use super::clock::now_ms;
 use super::{config, http, kv, shards, webcrypto};
 use crate::admin_credential::{admin_audience, PresentedCredential, LEEWAY_SECS};
 use crate::api_error::ApiError;

@@ -17,6 +17,10 @@ use crate::secret::{
 
 /// The KV namespace binding holding orgs and their signing keys.
 pub const ORGS_KV: &str = "ORGS";
+/// The Durable Object namespace binding of the session shards.
+pub const SESSIONS_BINDING: &str = "SESSIONS";
+/// The Durable Object namespace binding of the usage objects.
+pub const USAGE_BINDING: &str = "USAGE";
 /// Optional var: the public origin of the worker (e.g. `https://auth.example.com`). When unset, the
 /// request's own origin is used.
 pub const ISSUER_ORIGIN_VAR: &str = "ISSUER_ORIGIN";
@@ -125,10 +129,7 @@ async fn check(env: &Env) -> Result<Environment, ApiError> {
         .check_dev_mode(dev_mode(env))
         .map_err(ApiError::Misconfigured)?;
     orgs_kv(env)?;
-    for binding in [
-        super::shards::SESSIONS_BINDING,
-        super::metering::USAGE_BINDING,
-    ] {
+    for binding in [SESSIONS_BINDING, USAGE_BINDING] {
         env.durable_object(binding).map_err(|_| {
             ApiError::Misconfigured(format!("Durable Object binding {binding} is missing"))
         })?;

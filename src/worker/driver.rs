@@ -24,8 +24,9 @@ use wasm_bindgen::prelude::*;
 use worker::Env;
 
 use super::auth::{self, Presented};
-use super::org_cache::{self, now_ms, OrgContext};
-use super::shards::SESSIONS_BINDING;
+use super::clock::now_ms;
+use super::config::SESSIONS_BINDING;
+use super::org_cache::{self, OrgContext};
 use super::{config, metering, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
 use crate::flow::{Effect, FlowRoute, Outcome, Public, Request, Step};

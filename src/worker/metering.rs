@@ -7,15 +7,13 @@ use std::cell::RefCell;
 
 use worker::{Context, Env};
 
+use super::clock::now_ms;
+use super::config::USAGE_BINDING;
 use super::http;
-use super::org_cache::now_ms;
 use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;
 use crate::limits::{quota_month, Admission, QuotaCounter};
 use crate::org::OrgId;
-
-/// The Durable Object namespace binding of the usage objects.
-pub const USAGE_BINDING: &str = "USAGE";
 
 thread_local! {
     /// Clearing a full map loses the counts not flushed yet: at most a few tokens per org.

@@ -2,7 +2,9 @@
 //! Thin on purpose; every decision it makes is a call into a pure module.
 
 mod admin;
+mod admin_call;
 mod auth;
+mod clock;
 mod config;
 mod driver;
 mod health;
@@ -29,7 +31,7 @@ use crate::route::{dispatch, Dispatch, Route};
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let started = org_cache::now_ms();
+    let started = clock::now_ms();
     let random: [u8; 8] = webcrypto::random().unwrap_or_default();
     let request_id = request_id(http::header(&req, "cf-ray").as_deref(), &random);
     let mut route = None;
@@ -53,7 +55,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         org: route.as_ref().map(|r| r.org.as_str()),
         status: response.status_code(),
         outcome,
-        duration_ms: org_cache::now_ms().saturating_sub(started),
+        duration_ms: clock::now_ms().saturating_sub(started),
     };
     console_log!("{}", line.to_json());
     Ok(response)

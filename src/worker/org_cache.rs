@@ -8,6 +8,7 @@ use std::rc::Rc;
 use web_sys::CryptoKey;
 use worker::Env;
 
+use super::clock::now_ms;
 use super::config::Keyring;
 use super::{config, kv, sealing, webcrypto};
 use crate::api_error::ApiError;
@@ -44,10 +45,6 @@ enum Entry {
 thread_local! {
     static CACHE: RefCell<BoundedMap<OrgId, (u64, Rc<Entry>)>> =
         RefCell::new(BoundedMap::new(MAX_ENTRIES));
-}
-
-pub fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 /// The org, or 404.

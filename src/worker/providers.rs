@@ -4,9 +4,10 @@
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::admin::{json_body, ok_json, AdminCall};
+use super::admin_call::{json_body, ok_json, AdminCall};
+use super::clock::now_ms;
 use super::http;
-use super::org_cache::{self, now_ms};
+use super::org_cache;
 use super::{config, kv, sealing};
 use crate::api_error::ApiError;
 use crate::deploy_config::Environment;

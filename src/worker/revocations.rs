@@ -5,8 +5,9 @@
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::admin::{json_body, ok_json, AdminCall};
-use super::org_cache::{self, now_ms};
+use super::admin_call::{json_body, ok_json, AdminCall};
+use super::clock::now_ms;
+use super::org_cache;
 use super::{kv, org_keys, shards};
 use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;

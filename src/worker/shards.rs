@@ -4,15 +4,13 @@
 use serde::de::DeserializeOwned;
 use worker::{Env, Stub};
 
+use super::config::SESSIONS_BINDING;
 use crate::api_error::ApiError;
 use crate::family::{
     shard_name, shard_of, CheckCall, CheckResult, PurgeCall, RevokeCall, ShardStats, SHARDS,
 };
 use crate::org::OrgId;
 use crate::revocation::{Kind, Revocation, TokenFacts};
-
-/// The Durable Object namespace binding of the session shards.
-pub const SESSIONS_BINDING: &str = "SESSIONS";
 
 fn stub(env: &Env, org: &OrgId, shard: u8) -> Result<Stub, ApiError> {
     let namespace = env.durable_object(SESSIONS_BINDING).map_err(|_| {

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use web_sys::CryptoKey;
 use worker::Env;
 
-use super::org_cache::now_ms;
+use super::clock::now_ms;
 use super::{config, sealing, webcrypto};
 use crate::api_error::ApiError;
 use crate::bounded_map::BoundedMap;

@@ -1,8 +1,9 @@
-// The lean entry (src/entry.mjs + src/worker/hot.rs) and the full workers-rs path answer the same.
+// A cold org and a warm one are answered alike: every public endpoint is one flow (src/flow/), and
+// a cold org is only an effect of it (loaded by the driver's `perform`, src/worker/driver.rs).
 // A change to an org through the admin API drops it from the isolate's cache, so the next request
-// is served cold by the full path (which loads the org again) and the one after it warm by the
-// lean path. Each pair is compared: status, header names and the values that do not vary per
-// request, body members, and the access token's header and claim names.
+// finds it cold and the one after it warm. Each pair is compared: status, header names and the
+// values that do not vary per request, body members, and the access token's header and claim
+// names.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, startWorker } from './support/worker.mjs';
