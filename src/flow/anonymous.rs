@@ -162,9 +162,19 @@ impl AnonymousSession {
     }
 }
 
-/// The per-IP limiter's key of a new anonymous session: the org and the client address.
+/// The per-IP limiter's key of a new anonymous session: the org and the client's network. An
+/// IPv6 client is keyed by its /64, which one subscriber is typically given whole (a limit per
+/// address would be a limit per 2^64 addresses); an IPv4 client by its address.
 fn anonymous_rate_key(org: &OrgId, ip: Option<&str>) -> String {
-    format!("{}:{}", org.as_str(), ip.unwrap_or("unknown"))
+    let network = match ip.map(|ip| (ip, ip.parse::<std::net::Ipv6Addr>())) {
+        Some((_, Ok(v6))) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some((ip, Err(_))) => ip.to_owned(),
+        None => "unknown".to_owned(),
+    };
+    format!("{}:{network}", org.as_str())
 }
 
 /// The 429 of a client over the org's per-IP limit on new anonymous sessions.
@@ -175,5 +185,23 @@ fn anonymous_rate_exceeded(tier: AnonymousRateLimit) -> ApiError {
             "too many new anonymous sessions from this address: {} per minute",
             tier.per_minute().unwrap_or(0)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::anonymous_rate_key;
+    use crate::org::OrgId;
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        let org = OrgId::parse("acme").unwrap();
+        let key = |ip| anonymous_rate_key(&org, Some(ip));
+        assert_eq!(key("2001:db8:1:2::1"), "acme:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:0:0:9"), key("2001:db8:1:2::1"));
+        assert_eq!(key("2001:0DB8:0001:0002:0:0:0:1"), key("2001:db8:1:2::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.7"), "acme:203.0.113.7");
+        assert_eq!(anonymous_rate_key(&org, None), "acme:unknown");
     }
 }

@@ -191,6 +191,45 @@ impl FlowRoute {
             Self::Endpoint(r) | Self::Preflight(r) => r,
         }
     }
+
+    /// Whether the flow reads the request header `header`: the driver reads no other (a header
+    /// lookup costs about as much as a JWKS answer).
+    pub fn reads(&self, header: Header) -> bool {
+        let (endpoint, preflight) = match self {
+            Self::Endpoint(r) => (&r.endpoint, false),
+            Self::Preflight(r) => (&r.endpoint, true),
+        };
+        let with_body = !preflight && !matches!(endpoint, Endpoint::Jwks | Endpoint::Metadata);
+        match header {
+            Header::Origin => preflight || with_body,
+            Header::ContentType | Header::ContentLength => with_body,
+            Header::ClientIp => !preflight && *endpoint == Endpoint::AnonymousSession,
+            Header::Authorization => !preflight && *endpoint == Endpoint::Introspect,
+        }
+    }
+}
+
+/// The request headers a flow may read ([`FlowRoute::reads`]), besides the request id's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    Origin,
+    ContentType,
+    ContentLength,
+    /// `CF-Connecting-IP`.
+    ClientIp,
+    Authorization,
+}
+
+impl Header {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::ContentType => "content-type",
+            Self::ContentLength => "content-length",
+            Self::ClientIp => "cf-connecting-ip",
+            Self::Authorization => "authorization",
+        }
+    }
 }
 
 /// A public request in its flow. One lives per request, inside the driver's own allocation, so

@@ -233,6 +233,43 @@ fn routes_only_what_a_flow_serves() {
 }
 
 #[test]
+fn each_flow_reads_only_the_headers_it_uses() {
+    let reads = |method: &str, path: &str| {
+        let route = Public::route(method, path).unwrap();
+        [
+            Header::Origin,
+            Header::ContentType,
+            Header::ContentLength,
+            Header::ClientIp,
+            Header::Authorization,
+        ]
+        .into_iter()
+        .filter(|h| route.reads(*h))
+        .map(Header::name)
+        .collect::<Vec<_>>()
+    };
+    assert!(reads("GET", "/orgs/acme/.well-known/jwks.json").is_empty());
+    assert_eq!(reads("OPTIONS", ANON), ["origin"]);
+    assert_eq!(
+        reads("POST", ANON),
+        [
+            "origin",
+            "content-type",
+            "content-length",
+            "cf-connecting-ip"
+        ]
+    );
+    assert_eq!(
+        reads("POST", "/orgs/acme/token"),
+        ["origin", "content-type", "content-length"]
+    );
+    assert_eq!(
+        reads("POST", "/orgs/acme/introspect"),
+        ["origin", "content-type", "content-length", "authorization"]
+    );
+}
+
+#[test]
 fn an_anonymous_session_is_limited_counted_signed_and_flushed() {
     let org = org_with(serde_json::json!({ "allowed_origins": ["https://app.example"] }));
     let mut fake = Fake::new(org);

@@ -29,7 +29,7 @@ use super::config::SESSIONS_BINDING;
 use super::org_cache::{self, OrgContext};
 use super::{config, metering, upstream_keys, webcrypto};
 use crate::api_error::ApiError;
-use crate::flow::{Effect, FlowRoute, Outcome, Public, Request, Step};
+use crate::flow::{Effect, Header, Outcome, Public, Request, Step};
 use crate::issuance::RANDOM_LEN;
 use crate::jose::Algorithm;
 use crate::org::OrgId;
@@ -88,8 +88,7 @@ pub fn begin(
         return JsValue::UNDEFINED;
     };
     // One draw of randomness: the request id's, and a session's ids and keys for a POST. The
-    // GET endpoints (the documents) read no request header but the request id's (a header
-    // lookup costs more than a JWKS answer); a preflight reads its `Origin`.
+    // request headers read are those the flow reads (`FlowRoute::reads`), and the request id's.
     let post = method == "POST";
     let mut random = vec![0u8; if post { 8 + RANDOM_LEN } else { 8 }];
     if getrandom::fill(&mut random).is_err() {
@@ -97,9 +96,9 @@ pub fn begin(
     }
     let mut id_bytes = [0u8; 8];
     id_bytes.copy_from_slice(&random[..8]);
-    let header = |name: &'static str| {
-        if post {
-            headers.get(&name_js(name))
+    let header = |h: Header| {
+        if route.reads(h) {
+            headers.get(&name_js(h.name()))
         } else {
             None
         }
@@ -108,14 +107,11 @@ pub fn begin(
         method: method.clone(),
         path: url.path().to_owned(),
         issuer_origin: config::issuer_origin_of(&env, url.origin()),
-        origin: match route {
-            FlowRoute::Preflight(_) => headers.get(&name_js("origin")),
-            FlowRoute::Endpoint(_) => header("origin"),
-        },
-        content_type: header("content-type"),
-        content_length: header("content-length"),
-        client_ip: header("cf-connecting-ip"),
-        authorization: header("authorization"),
+        origin: header(Header::Origin),
+        content_type: header(Header::ContentType),
+        content_length: header(Header::ContentLength),
+        client_ip: header(Header::ClientIp),
+        authorization: header(Header::Authorization),
         now_ms: started_ms,
         random: random.split_off(8),
     };
