@@ -98,7 +98,7 @@ pub fn begin(
     id_bytes.copy_from_slice(&random[..8]);
     let header = |h: Header| {
         if route.reads(h) {
-            headers.get(&name_js(h.name()))
+            with_names(|names| headers.get(names.get(h.name())))
         } else {
             None
         }
@@ -116,7 +116,10 @@ pub fn begin(
         random: random.split_off(8),
     };
     let log = LogFacts {
-        request_id: request_id(headers.get(&name_js("cf-ray")).as_deref(), &id_bytes),
+        request_id: request_id(
+            with_names(|names| headers.get(names.get("cf-ray"))).as_deref(),
+            &id_bytes,
+        ),
         method,
         endpoint: route.route().endpoint.name(),
         started_ms,
@@ -137,7 +140,7 @@ pub fn begin(
     };
     let need = request.next(JsValue::UNDEFINED);
     if request.awaiting.is_some() {
-        Record::from(need.clone()).set(&name_js("flow"), &JsValue::from(request));
+        set_named(need.unchecked_ref(), "flow", &JsValue::from(request));
     }
     need
 }
@@ -473,11 +476,10 @@ impl PublicRequest {
         };
         let headers = Record::new();
         for (name, value) in &reply.headers {
-            let value = match value {
-                Cow::Borrowed(fixed) => name_js(fixed),
-                Cow::Owned(v) => JsValue::from_str(v),
-            };
-            headers.set(&name_js(name), &value);
+            match value {
+                Cow::Borrowed(fixed) => set_named_to(&headers, name, fixed),
+                Cow::Owned(v) => set_named(&headers, name, &JsValue::from_str(v)),
+            }
         }
         tagged(
             "reply",
@@ -526,10 +528,9 @@ fn outcome_of(effect: &Effect, result: &JsValue) -> Outcome {
 
 /// `{signature, sealed}` of a `sign_and_seal` effect.
 fn signed_and_sealed(result: &JsValue) -> Option<([u8; 64], Vec<u8>)> {
-    let result = Record::from(result.clone());
+    let result: &Record = result.unchecked_ref();
     let field = |name: &'static str| {
-        result
-            .get(&name_js(name))
+        with_names(|names| result.get(names.get(name)))
             .dyn_into::<Uint8Array>()
             .ok()
             .map(|a| a.to_vec())
@@ -541,9 +542,9 @@ fn signed_and_sealed(result: &JsValue) -> Option<([u8; 64], Vec<u8>)> {
 /// A plain object `{kind, ...fields}`.
 fn tagged(kind: &'static str, fields: &[(&'static str, JsValue)]) -> JsValue {
     let object = Record::new();
-    object.set(&name_js("kind"), &name_js(kind));
+    set_named_to(&object, "kind", kind);
     for (name, value) in fields {
-        object.set(&name_js(name), value);
+        set_named(&object, name, value);
     }
     object.into()
 }
@@ -590,18 +591,50 @@ thread_local! {
     /// The version header's value, made once per isolate (and kept for its life).
     static VERSION: &'static str = version(option_env!("TX_BUILD_REVISION")).leak();
     /// The JavaScript strings of field names, kinds and header names, made once per isolate.
-    static NAMES: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
+    static NAMES: RefCell<Names> = const { RefCell::new(Names(Vec::new())) };
 }
 
-/// A fixed name as a JavaScript string, made once per isolate.
+/// A fixed name as a JavaScript string, made once per isolate (a clone of the handle).
 fn name_js(name: &'static str) -> JsValue {
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        if let Some((_, js)) = names.iter().find(|(n, _)| *n == name) {
-            return js.clone();
+    with_names(|names| names.get(name).clone())
+}
+
+/// `object[name] = value`, the name's JavaScript string borrowed from the cache (no clone).
+fn set_named(object: &Record, name: &'static str, value: &JsValue) {
+    with_names(|names| object.set(names.get(name), value));
+}
+
+/// `object[name] = fixed`, both names' JavaScript strings borrowed from the cache.
+fn set_named_to(object: &Record, name: &'static str, fixed: &'static str) {
+    with_names(|names| {
+        let value = names.index(fixed);
+        let key = names.index(name);
+        object.set(&names.0[key].1, &names.0[value].1);
+    });
+}
+
+/// The isolate's JavaScript strings of fixed names: field names, kinds, header names and values.
+/// Found by the name's address (each name is a literal or a constant), so a lookup compares
+/// pointers, not text.
+struct Names(Vec<(&'static str, JsValue)>);
+
+impl Names {
+    fn index(&mut self, name: &'static str) -> usize {
+        match self.0.iter().position(|(n, _)| std::ptr::eq(*n, name)) {
+            Some(i) => i,
+            None => {
+                self.0.push((name, JsValue::from_str(name)));
+                self.0.len() - 1
+            }
         }
-        let js = JsValue::from_str(name);
-        names.push((name, js.clone()));
-        js
-    })
+    }
+
+    fn get(&mut self, name: &'static str) -> &JsValue {
+        let i = self.index(name);
+        &self.0[i].1
+    }
+}
+
+fn with_names<R>(f: impl FnOnce(&mut Names) -> R) -> R {
+    NAMES.with(|names| f(&mut names.borrow_mut()))
 }

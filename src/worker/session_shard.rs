@@ -70,11 +70,11 @@ struct Count {
     n: f64,
 }
 
-/// The shard's `refresh` and `check` calls as `src/entry.mjs`'s wrapper of this class makes
-/// them: answered from the request body's text, skipping workers-rs' Request/Response conversion
-/// and its futures on the hottest Durable Object path; [`SessionShard::answer`] is shared with
-/// `fetch` below. `undefined` when the body is not a call or the storage failed (the wrapper
-/// answers 500, as `fetch` does). The wrapper keeps the purge alarm set after a refresh.
+/// The shard's `refresh` and `check` calls, as `src/entry.mjs`'s wrapper of this class makes
+/// them (their one path): answered from the request body's text, skipping workers-rs'
+/// Request/Response conversion and its futures on the hottest Durable Object path. `undefined`
+/// when the body is not a call or the storage failed (the wrapper answers 500). The wrapper keeps
+/// the purge alarm set after a refresh; `fetch` below does after a revocation.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn shard_call(
     state: worker::worker_sys::DurableObjectState,
@@ -100,22 +100,10 @@ impl DurableObject for SessionShard {
         Self { state }
     }
 
+    /// Every call but `refresh` and `check`, which `src/entry.mjs`'s wrapper of this class
+    /// answers through [`shard_call`] (and keeps the purge alarm set after a refresh).
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
-        if let Some(op @ ("refresh" | "check")) = path.strip_prefix('/') {
-            let body = req.text().await?;
-            let answer = self
-                .answer(op, &body)
-                .ok_or_else(|| worker::Error::RustError("shard call failed".into()))?;
-            if op == "refresh" {
-                self.ensure_purge_alarm().await?;
-            }
-            let mut response = Response::ok(answer)?;
-            response
-                .headers_mut()
-                .set("Content-Type", "application/json")?;
-            return Ok(response);
-        }
         if path != "/stats" {
             self.count_call()?;
         }
