@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use super::issuing::{sign_and_seal, start_body, Closing, Metered};
-use super::opening::{Open, Opened, Opening};
+use super::opening::{Open, Opening};
 use super::{unexpected, Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
 use crate::issuance::{anonymous_device, prepare_start, Prepared, SessionStart};
@@ -51,13 +51,12 @@ impl AnonymousSession {
 
     pub fn resume(&mut self, outcome: Outcome) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), outcome) {
-            (State::Opening, outcome) => match self.opening.resume(&self.request, outcome) {
-                Opened::Need(effect) => {
+            (State::Opening, outcome) => match self.opening.advance(&self.request, outcome) {
+                Ok(open) => self.opened(open),
+                Err(step) => {
                     self.state = State::Opening;
-                    Step::Need(effect)
+                    step
                 }
-                Opened::Answered(reply) => Step::Done(reply),
-                Opened::Ready(open) => self.opened(open),
             },
             (State::Limit, Outcome::Limit(allowed)) => self.limited(allowed),
             (State::Admit, Outcome::Admission(admission)) => {
@@ -154,11 +153,7 @@ impl AnonymousSession {
     }
 
     fn close(&mut self, closing: Closing) -> Step {
-        let (step, pending) = closing.step();
-        if let Some(reply) = pending {
-            self.state = State::Closing(reply);
-        }
-        step
+        closing.step(&mut self.state, State::Closing)
     }
 }
 

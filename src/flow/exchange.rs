@@ -258,10 +258,6 @@ impl Exchange {
     }
 
     fn close(&mut self, closing: Closing) -> Step {
-        let (step, pending) = closing.step();
-        if let Some(reply) = pending {
-            self.state = State::Closing(reply);
-        }
-        step
+        closing.step(&mut self.state, State::Closing)
     }
 }

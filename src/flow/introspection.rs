@@ -13,7 +13,8 @@
 
 use std::rc::Rc;
 
-use super::opening::{Open, Opened, Opening};
+use super::opening::{Open, Opening};
+use super::presented::{presented, Presented};
 use super::{unexpected, Effect, Outcome, Request, Step};
 use crate::admin_scope::AdminScope;
 use crate::api_error::ApiError;
@@ -22,7 +23,7 @@ use crate::introspection::{active, inactive, refresh_claims, Candidate, Vouched}
 use crate::org::OrgId;
 use crate::org_state::OrgState;
 use crate::principal::Principal;
-use crate::refresh_token::{self, RefreshPayload, PREFIX};
+use crate::refresh_token::RefreshPayload;
 use crate::reply::{Caching, Cors, Reply};
 use crate::revocation::TokenFacts;
 
@@ -57,13 +58,12 @@ impl Introspection {
 
     pub fn resume(&mut self, outcome: Outcome) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), outcome) {
-            (State::Opening, outcome) => match self.opening.resume(&self.request, outcome) {
-                Opened::Need(effect) => {
+            (State::Opening, outcome) => match self.opening.advance(&self.request, outcome) {
+                Ok(open) => self.opened(open),
+                Err(step) => {
                     self.state = State::Opening;
-                    Step::Need(effect)
+                    step
                 }
-                Opened::Answered(reply) => Step::Done(reply),
-                Opened::Ready(open) => self.opened(open),
             },
             (State::Open, Outcome::Opened(plaintext)) => self.refresh_opened(plaintext),
             (State::Verify(candidate), Outcome::Verified(valid)) => {
@@ -100,27 +100,17 @@ impl Introspection {
             Ok(t) => t,
             Err(e) => return self.fail(&e),
         };
-        if token.starts_with(PREFIX) {
-            let Ok((iv, ciphertext)) = refresh_token::decode(token) else {
-                return self.answer(inactive());
-            };
-            self.state = State::Open;
-            return Step::Need(Effect::Open {
-                iv,
-                aad: refresh_token::aad(&org.record.id),
-                ciphertext,
-            });
+        match presented(&org, token, &org.org_keys) {
+            Presented::Refresh(effect) => {
+                self.state = State::Open;
+                Step::Need(effect)
+            }
+            Presented::Signed(candidate, effect) => {
+                self.state = State::Verify(candidate);
+                Step::Need(effect)
+            }
+            Presented::Neither => self.answer(inactive()),
         }
-        let Some(candidate) = Candidate::parse(token, &org.own_jwks, &org.org_keys) else {
-            return self.answer(inactive());
-        };
-        let effect = Effect::VerifyOwn {
-            public_key: candidate.public_key,
-            signature: candidate.signature().to_vec(),
-            input: candidate.signing_input().to_owned(),
-        };
-        self.state = State::Verify(Box::new(candidate));
-        Step::Need(effect)
     }
 
     fn refresh_opened(&mut self, plaintext: Option<Vec<u8>>) -> Step {

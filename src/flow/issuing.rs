@@ -26,11 +26,15 @@ pub enum Closing {
 }
 
 impl Closing {
-    /// The step to take, and the reply to answer once its effect is done, if one is pending.
-    pub fn step(self) -> (Step, Option<Reply>) {
+    /// The step to take; a reply that waits for its effect goes into `state` as
+    /// `waiting(reply)`, for the flow to answer once the effect is done.
+    pub fn step<S>(self, state: &mut S, waiting: fn(Reply) -> S) -> Step {
         match self {
-            Self::Now(reply) => (Step::Done(reply), None),
-            Self::After(effect, reply) => (Step::Need(effect), Some(reply)),
+            Self::Now(reply) => Step::Done(reply),
+            Self::After(effect, reply) => {
+                *state = waiting(reply);
+                Step::Need(effect)
+            }
         }
     }
 }

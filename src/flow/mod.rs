@@ -18,6 +18,7 @@ pub mod introspection;
 pub mod issuing;
 pub mod opening;
 pub mod preflight;
+pub mod presented;
 pub mod refresh;
 pub mod revocation;
 pub mod token;

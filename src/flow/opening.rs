@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use super::{Effect, Outcome, Request};
+use super::{Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
 use crate::body::{parse_params, Params, MAX_BODY_BYTES};
 use crate::cors::allowed_origin;
@@ -57,6 +57,16 @@ impl Opening {
     /// The first effect of every org endpoint.
     pub fn first(org: OrgId) -> Effect {
         Effect::LoadOrg(org)
+    }
+
+    /// [`Opening::resume`] for a flow in its opening: the open request, or the step to take
+    /// (an effect of the opening, or its answer).
+    pub fn advance(&mut self, request: &Request, outcome: Outcome) -> Result<Open, Step> {
+        match self.resume(request, outcome) {
+            Opened::Need(effect) => Err(Step::Need(effect)),
+            Opened::Answered(reply) => Err(Step::Done(reply)),
+            Opened::Ready(open) => Ok(open),
+        }
     }
 
     pub fn resume(&mut self, request: &Request, outcome: Outcome) -> Opened {

@@ -198,10 +198,6 @@ impl Refresh {
     }
 
     fn close(&mut self, closing: Closing) -> Step {
-        let (step, pending) = closing.step();
-        if let Some(reply) = pending {
-            self.state = State::Closing(reply);
-        }
-        step
+        closing.step(&mut self.state, State::Closing)
     }
 }

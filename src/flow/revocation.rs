@@ -7,14 +7,15 @@
 
 use std::rc::Rc;
 
-use super::opening::{Open, Opened, Opening};
+use super::opening::{Open, Opening};
+use super::presented::{presented, Presented};
 use super::{unexpected, Effect, Outcome, Request, Step};
 use crate::api_error::ApiError;
 use crate::family::{shard_name, shard_of, RevokeCall};
 use crate::introspection::{Candidate, Vouched};
 use crate::org::OrgId;
 use crate::org_state::OrgState;
-use crate::refresh_token::{self, RefreshPayload, PREFIX};
+use crate::refresh_token::RefreshPayload;
 use crate::reply::{Cors, Reply};
 use crate::revocation::Revocation;
 
@@ -48,13 +49,12 @@ impl RevokeOwn {
 
     pub fn resume(&mut self, outcome: Outcome) -> Step {
         match (std::mem::replace(&mut self.state, State::Finished), outcome) {
-            (State::Opening, outcome) => match self.opening.resume(&self.request, outcome) {
-                Opened::Need(effect) => {
+            (State::Opening, outcome) => match self.opening.advance(&self.request, outcome) {
+                Ok(open) => self.opened(open),
+                Err(step) => {
                     self.state = State::Opening;
-                    Step::Need(effect)
+                    step
                 }
-                Opened::Answered(reply) => Step::Done(reply),
-                Opened::Ready(open) => self.opened(open),
             },
             (State::Open, Outcome::Opened(plaintext)) => self.refresh_opened(plaintext),
             (State::Verify(candidate), Outcome::Verified(valid)) => {
@@ -81,28 +81,18 @@ impl RevokeOwn {
             Ok(t) => t,
             Err(e) => return Step::Done(Reply::error(&e).shared(&self.cors)),
         };
-        if token.starts_with(PREFIX) {
-            let Ok((iv, ciphertext)) = refresh_token::decode(token) else {
-                return self.revoked();
-            };
-            self.state = State::Open;
-            return Step::Need(Effect::Open {
-                iv,
-                aad: refresh_token::aad(&org.record.id),
-                ciphertext,
-            });
-        }
         // Only the org's own access tokens: org keys' tokens are revoked through their key.
-        let Some(candidate) = Candidate::parse(token, &org.own_jwks, &[]) else {
-            return self.revoked();
-        };
-        let effect = Effect::VerifyOwn {
-            public_key: candidate.public_key,
-            signature: candidate.signature().to_vec(),
-            input: candidate.signing_input().to_owned(),
-        };
-        self.state = State::Verify(Box::new(candidate));
-        Step::Need(effect)
+        match presented(&org, token, &[]) {
+            Presented::Refresh(effect) => {
+                self.state = State::Open;
+                Step::Need(effect)
+            }
+            Presented::Signed(candidate, effect) => {
+                self.state = State::Verify(candidate);
+                Step::Need(effect)
+            }
+            Presented::Neither => self.revoked(),
+        }
     }
 
     fn refresh_opened(&mut self, plaintext: Option<Vec<u8>>) -> Step {

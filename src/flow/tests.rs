@@ -527,26 +527,13 @@ fn the_documents_are_public_and_cacheable() {
 mod token {
     use super::*;
     use crate::family::Decision;
-    use crate::refresh_token::{self, NewSession, RefreshPayload};
+    use crate::refresh_token;
 
     const TOKEN: &str = "/orgs/acme/token";
 
     /// A session of `acme` that began an hour ago, as its refresh token's plaintext.
-    fn session(scope: &str) -> Vec<u8> {
-        let org = OrgId::parse("acme").unwrap();
-        RefreshPayload::first(
-            &NewSession {
-                org: &org,
-                session_id: "sid_1",
-                subject: "anon_1",
-                scope,
-                device_id: None,
-                now: NOW_MS / 1000 - 3600,
-                session_ttl_secs: 86_400,
-            },
-            &[5; 16],
-        )
-        .to_json()
+    fn session() -> Vec<u8> {
+        session_plaintext("sid_1", "anon_1", NOW_MS / 1000 - 3600)
     }
 
     fn refresh(body: &str) -> (Fake, Reply) {
@@ -556,7 +543,7 @@ mod token {
     fn refresh_with(org: Rc<OrgState>, body: &str, setup: impl FnOnce(&mut Fake)) -> (Fake, Reply) {
         let mut fake = Fake::new(org);
         fake.body = Some(body.as_bytes().to_vec());
-        fake.opened = Some(session("session"));
+        fake.opened = Some(session());
         setup(&mut fake);
         let reply = fake.run(Request {
             content_type: Some("application/x-www-form-urlencoded".into()),
@@ -679,7 +666,7 @@ mod token {
     fn a_failed_signature_after_the_shard_refunds() {
         let mut fake = Fake::new(org_with(serde_json::json!({})));
         fake.body = Some(presented().into_bytes());
-        fake.opened = Some(session("session"));
+        fake.opened = Some(session());
         // Seal works, the signature fails: sealing and signing share the fake's switch, so
         // run the flow by hand and fail only the signature.
         let route = Public::route("POST", TOKEN).unwrap();
@@ -978,6 +965,25 @@ mod exchange {
     }
 }
 
+/// The refresh-token plaintext of an anonymous session `sid` of `sub` in `acme` (scope
+/// `session`, a day long) that began at `began` (seconds).
+fn session_plaintext(sid: &str, sub: &str, began: u64) -> Vec<u8> {
+    let org = OrgId::parse("acme").unwrap();
+    crate::refresh_token::RefreshPayload::first(
+        &crate::refresh_token::NewSession {
+            org: &org,
+            session_id: sid,
+            subject: sub,
+            scope: "session",
+            device_id: None,
+            now: began,
+            session_ttl_secs: 86_400,
+        },
+        &[1; 16],
+    )
+    .to_json()
+}
+
 /// An anonymous session's access token of `acme`, from the anonymous flow.
 fn anonymous_access_token() -> String {
     let mut fake = Fake::new(org_with(serde_json::json!({})));
@@ -1031,22 +1037,7 @@ mod introspection {
     fn a_refresh_token_is_checked_with_its_generation() {
         let refresh = crate::refresh_token::encode(&[1; 12], &[9; 40]);
         let mut fake = Fake::new(org_with(serde_json::json!({})));
-        let org = OrgId::parse("acme").unwrap();
-        fake.opened = Some(
-            crate::refresh_token::RefreshPayload::first(
-                &crate::refresh_token::NewSession {
-                    org: &org,
-                    session_id: "sid_1",
-                    subject: "anon_1",
-                    scope: "session",
-                    device_id: None,
-                    now: NOW_MS / 1000 - 60,
-                    session_ttl_secs: 86_400,
-                },
-                &[1; 16],
-            )
-            .to_json(),
-        );
+        fake.opened = Some(session_plaintext("sid_1", "anon_1", NOW_MS / 1000 - 60));
         let reply = form_request(PATH, &format!("token={refresh}"), &mut fake);
         assert_eq!(fake.kinds(), ["org", "caller", "body", "open", "shard"]);
         let Effect::ShardCall { body, .. } = &fake.seen[4] else {
@@ -1127,22 +1118,7 @@ mod revocation {
     fn a_refresh_token_revokes_its_session() {
         let refresh = crate::refresh_token::encode(&[1; 12], &[9; 40]);
         let mut fake = Fake::new(org_with(serde_json::json!({})));
-        let org = OrgId::parse("acme").unwrap();
-        fake.opened = Some(
-            crate::refresh_token::RefreshPayload::first(
-                &crate::refresh_token::NewSession {
-                    org: &org,
-                    session_id: "sid_9",
-                    subject: "anon_9",
-                    scope: "session",
-                    device_id: None,
-                    now: NOW_MS / 1000 - 60,
-                    session_ttl_secs: 86_400,
-                },
-                &[1; 16],
-            )
-            .to_json(),
-        );
+        fake.opened = Some(session_plaintext("sid_9", "anon_9", NOW_MS / 1000 - 60));
         let reply = form_request(PATH, &format!("token={refresh}"), &mut fake);
         assert_eq!((reply.status, reply.body.as_deref()), (200, None));
         assert_eq!(fake.kinds(), ["org", "body", "open", "shard"]);
