@@ -116,8 +116,8 @@ pub async fn validate(env: &Env) -> Result<Environment, ApiError> {
     Ok(environment)
 }
 
-/// Whether this isolate has validated its configuration (the lean entry's hot paths serve only
-/// then; the first request of an isolate goes through [`validate`]).
+/// Whether this isolate has validated its configuration: until it has, a flow's org is loaded
+/// through [`validate`] (`driver`'s `perform`), never from the cache alone.
 pub fn validated() -> bool {
     VALIDATED.with(|v| v.get()).is_some()
 }

@@ -1,5 +1,6 @@
-//! The worker layer: routing, CORS, and the glue between HTTP, KV, WebCrypto and the pure core.
-//! Thin on purpose; every decision it makes is a call into a pure module.
+//! The worker layer: the effects of the public flows (`driver`), the workers-rs path of the admin
+//! API and `/healthz` (this module's `fetch`), the Durable Objects, and the glue to KV and
+//! WebCrypto. Thin on purpose; every decision it makes is a call into a pure module.
 
 mod admin;
 mod admin_call;
@@ -93,10 +94,10 @@ async fn serve(
 
 /// A handler's future, boxed: compiled as a function of its own instead of inlined into its
 /// caller's state machine. Startup: V8 compiles wasm functions lazily, on first call, so a cold
-/// isolate compiles only the handlers its first requests reach. Inlined, the whole full path was
-/// one 175 KB function, and a fresh isolate's first request took 25 ms instead of 15
-/// (bench/results/history.md). The cost is one allocation per boxed call, on the full path only:
-/// the hot endpoints (entry.mjs) never come here.
+/// isolate compiles only the handlers its first requests reach. Inlined, the whole workers-rs
+/// path was one 175 KB function, and a fresh isolate's first request took 25 ms instead of 15
+/// (bench/results/history.md). The cost is one allocation per boxed call, on the workers-rs path
+/// only: the public endpoints (flows) never come here.
 fn boxed<'a, T>(
     future: impl std::future::Future<Output = T> + 'a,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>> {

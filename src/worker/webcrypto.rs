@@ -169,7 +169,7 @@ thread_local! {
 }
 
 /// The imported verify key of `public_key`, if this isolate holds it (a [`verify_ed25519`] with it
-/// imported it): what the lean entry verifies with, without awaiting an import.
+/// imported it): what the flows' `VerifyOwn` effect verifies with, without awaiting an import.
 pub fn cached_ed25519_key(public_key: &[u8; 32]) -> Option<CryptoKey> {
     ED25519_PUBLIC.with(|c| c.borrow().get(public_key).cloned())
 }
