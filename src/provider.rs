@@ -133,12 +133,14 @@ fn field(name: &str, why: &str) -> ApiError {
 }
 
 /// `https://…`, or with `loopback_http` (the dev environment only) `http://` on a loopback host.
+/// Never with userinfo (`user:pass@`): `http://localhost:1@host/` is a request to `host`.
 fn valid_url(s: &str, loopback_http: bool) -> bool {
+    let authority = |r: &str| r.split(['/', '?', '#']).next().unwrap_or("").to_owned();
     let rest = if let Some(r) = s.strip_prefix("https://") {
         r
     } else if let Some(r) = s.strip_prefix("http://").filter(|_| loopback_http) {
-        let host = r.split(['/', '?', '#']).next().unwrap_or("");
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        let host = authority(r);
+        let host = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return false;
         }
@@ -148,6 +150,7 @@ fn valid_url(s: &str, loopback_http: bool) -> bool {
     };
     !rest.is_empty()
         && !rest.starts_with('/')
+        && !authority(rest).contains('@')
         && s.len() <= MAX_URL_LEN
         && !s.contains(|c: char| c.is_whitespace() || c.is_control())
 }
@@ -168,9 +171,9 @@ impl ProviderInput {
     /// `loopback_http` admits `http://localhost` URLs: the dev environment's convenience.
     pub fn validate(self, id: &str, loopback_http: bool) -> Result<ValidProvider, ApiError> {
         let url_rule = if loopback_http {
-            "an https URL (http only on localhost, in development), at most 512 characters"
+            "an https URL (http only on localhost, in development), at most 512 characters, without user info"
         } else {
-            "an https URL, at most 512 characters"
+            "an https URL, at most 512 characters, without user info"
         };
         if !valid_url(&self.issuer, loopback_http) {
             return Err(field("issuer", url_rule));
@@ -530,9 +533,17 @@ mod tests {
             "https://",
             "https:///x",
             "http://10.0.0.1",
+            "http://localhost:1@evil.example/jwks",
+            "http://127.0.0.1@evil.example/jwks",
+            "https://user:pass@idp.example/jwks",
+            "https://idp.example@evil.example/jwks",
         ] {
             assert!(!valid_url(bad, true), "{bad}");
         }
+        assert!(
+            valid_url("https://idp.example/jwks?who=a@b", false),
+            "an @ after the authority is not userinfo"
+        );
         assert!(
             !valid_url("http://127.0.0.1:9000", false),
             "outside development, https only"
