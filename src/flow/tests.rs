@@ -139,13 +139,29 @@ impl Fake {
 
     /// Runs `request` through its flow; the reply, with the effects asked in `self.seen`.
     pub fn run(&mut self, request: Request) -> Reply {
+        self.run_overriding(request, |_| None)
+    }
+
+    /// [`Fake::run`], with `answer` giving the outcome of the effects it chooses to answer
+    /// itself (`None`: the fake performs it).
+    pub fn run_overriding(
+        &mut self,
+        request: Request,
+        mut answer: impl FnMut(&Effect) -> Option<Outcome>,
+    ) -> Reply {
         let route = Public::route(&request.method, &request.path).expect("a flow serves it");
         let (mut flow, mut step) = Public::begin(request, &route);
         for _ in 0..20 {
             match step {
                 Step::Done(reply) => return reply,
                 Step::Need(effect) => {
-                    let outcome = self.perform(&effect);
+                    let outcome = match answer(&effect) {
+                        Some(outcome) => {
+                            self.seen.push(effect);
+                            outcome
+                        }
+                        None => self.perform(&effect),
+                    };
                     step = flow.resume(outcome);
                 }
             }
@@ -668,25 +684,14 @@ mod token {
         fake.body = Some(presented().into_bytes());
         fake.opened = Some(session());
         // Seal works, the signature fails: sealing and signing share the fake's switch, so
-        // run the flow by hand and fail only the signature.
-        let route = Public::route("POST", TOKEN).unwrap();
-        let (mut flow, mut step) = Public::begin(
+        // only the signature is answered here.
+        let reply = fake.run_overriding(
             Request {
                 content_type: Some("application/x-www-form-urlencoded".into()),
                 ..request("POST", TOKEN)
             },
-            &route,
+            |effect| matches!(effect, Effect::Sign { .. }).then_some(Outcome::Signed(None)),
         );
-        let reply = loop {
-            match step {
-                Step::Done(reply) => break reply,
-                Step::Need(Effect::Sign { .. }) => step = flow.resume(Outcome::Signed(None)),
-                Step::Need(effect) => {
-                    let outcome = fake.perform(&effect);
-                    step = flow.resume(outcome);
-                }
-            }
-        };
         assert_eq!(reply.status, 500);
         assert_eq!(fake.kinds().last(), Some(&"refund"));
     }
@@ -936,27 +941,17 @@ mod exchange {
         let mut answers = vec![Some(true), Some(false)].into_iter();
         let mut fake = Fake::new(org());
         fake.body = Some(with_actor(&actor).into_bytes());
-        let route = Public::route("POST", TOKEN).unwrap();
-        let (mut flow, mut step) = Public::begin(
+        // The subject token verifies; the actor token does not.
+        let reply = fake.run_overriding(
             Request {
                 content_type: Some("application/x-www-form-urlencoded".into()),
                 ..request("POST", TOKEN)
             },
-            &route,
+            |effect| {
+                matches!(effect, Effect::Verify { .. } | Effect::VerifyOwn { .. })
+                    .then(|| Outcome::Verified(answers.next().flatten()))
+            },
         );
-        let reply = loop {
-            match step {
-                Step::Done(reply) => break reply,
-                // The subject token verifies; the actor token does not.
-                Step::Need(Effect::Verify { .. } | Effect::VerifyOwn { .. }) => {
-                    step = flow.resume(Outcome::Verified(answers.next().flatten()))
-                }
-                Step::Need(effect) => {
-                    let outcome = fake.perform(&effect);
-                    step = flow.resume(outcome);
-                }
-            }
-        };
         assert_eq!(reply.status, 400);
         assert!(body_json(&reply)["error_description"]
             .as_str()
